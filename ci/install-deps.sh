@@ -1,0 +1,20 @@
+#!/bin/sh
+# Installs what the build needs from Debian packages when it is missing: as root with
+# apt-get, otherwise prints the command to run.
+missing=""
+command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
+command -v g++ >/dev/null 2>&1 || missing="$missing g++"
+command -v make >/dev/null 2>&1 || missing="$missing make"
+[ -f /usr/include/doctest/doctest.h ] || missing="$missing doctest-dev"
+[ -f /usr/include/atomic_ops.h ] || missing="$missing libatomic-ops-dev"
+[ -n "$*" ] && for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" = 0 ]; then
+  echo "mymalloc: installing$missing" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  (apt-get install -y --no-install-recommends $missing || { apt-get update && apt-get install -y --no-install-recommends $missing; }) >/dev/null 2>&1 \
+    || { echo "mymalloc: apt-get install$missing failed" >&2; exit 1; }
+else
+  echo "mymalloc: missing$missing; run: sudo apt-get install -y$missing" >&2
+  exit 1
+fi

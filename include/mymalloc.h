@@ -1,0 +1,23 @@
+/* mymalloc public extension API. The standard allocation functions are the
+ * usual ones from <stdlib.h> and <malloc.h>; this header adds what is ours. */
+#ifndef MYMALLOC_H
+#define MYMALLOC_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MYMALLOC_VERSION "0.1.0"
+
+/* Writes a summary of the allocator's state to stderr (never stdout). */
+void mymalloc_stats(void);
+
+/* Flushes this thread's cache, returns empty slabs and regions to the page heap
+ * and gives all free pages back to the OS. Returns the bytes released. */
+size_t mymalloc_release_free_memory(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,135 @@
+// The exported symbols: plain global functions with default visibility (everything
+// else in the library is hidden). They stay thin: the logic lives in src/frontend.
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "../frontend/allocator.h"
+#include "../frontend/backend.h"
+#include "../page/page_heap.h"
+#include "stats.h"
+
+#define MM_EXPORT extern "C" __attribute__((visibility("default")))
+
+using mm::kAlignment;
+
+namespace {
+inline bool power_of_two(size_t a) { return a && !(a & (a - 1)); }
+size_t sys_page() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+}  // namespace
+
+MM_EXPORT void* malloc(size_t n) { return mm::alloc(n); }
+MM_EXPORT void free(void* p) {
+  int saved = errno;  // free preserves errno
+  mm::dealloc(p);
+  errno = saved;
+}
+MM_EXPORT void cfree(void* p) { free(p); }
+MM_EXPORT void* calloc(size_t count, size_t size) { return mm::alloc_zeroed(count, size); }
+MM_EXPORT void* realloc(void* p, size_t n) { return mm::realloc_block(p, n); }
+
+MM_EXPORT void* reallocarray(void* p, size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return mm::realloc_block(p, total);
+}
+
+MM_EXPORT int posix_memalign(void** out, size_t align, size_t n) {
+  if (!power_of_two(align) || align % sizeof(void*) != 0) return EINVAL;
+  int saved = errno;
+  void* p = mm::alloc_aligned(align, n);
+  errno = saved;  // posix_memalign reports through its return value only
+  if (!p) return ENOMEM;
+  *out = p;
+  return 0;
+}
+
+MM_EXPORT void* aligned_alloc(size_t align, size_t n) {
+  // glibc accepts any power of two here (C17 dropped the multiple-of-align rule).
+  if (!power_of_two(align)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return mm::alloc_aligned(align, n);
+}
+
+MM_EXPORT void* memalign(size_t align, size_t n) {
+  if (!power_of_two(align)) {
+    // glibc rounds a non-power-of-two alignment up to the next power of two.
+    if (align > (size_t{1} << 62)) {
+      errno = EINVAL;
+      return nullptr;
+    }
+    size_t a = kAlignment;
+    while (a < align) a <<= 1;
+    align = a;
+  }
+  return mm::alloc_aligned(align, n);
+}
+
+MM_EXPORT void* valloc(size_t n) { return mm::alloc_aligned(sys_page(), n); }
+
+MM_EXPORT void* pvalloc(size_t n) {
+  size_t page = sys_page();
+  size_t rounded = (n + page - 1) & ~(page - 1);
+  if (rounded < n) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return mm::alloc_aligned(page, rounded ? rounded : page);
+}
+
+MM_EXPORT size_t malloc_usable_size(void* p) { return mm::usable_size(p); }
+
+// glibc's internal names, which some programs and libraries call directly.
+MM_EXPORT void* __libc_malloc(size_t n) { return malloc(n); }
+MM_EXPORT void __libc_free(void* p) { free(p); }
+MM_EXPORT void* __libc_calloc(size_t c, size_t n) { return calloc(c, n); }
+MM_EXPORT void* __libc_realloc(void* p, size_t n) { return realloc(p, n); }
+MM_EXPORT void* __libc_memalign(size_t a, size_t n) { return memalign(a, n); }
+MM_EXPORT void* __libc_valloc(size_t n) { return valloc(n); }
+MM_EXPORT void* __libc_pvalloc(size_t n) { return pvalloc(n); }
+
+MM_EXPORT int malloc_trim(size_t) { return mm::release_free_memory_bytes() > 0; }
+MM_EXPORT int mallopt(int, int) { return 1; }  // accepted; no glibc knob applies here
+MM_EXPORT void malloc_stats(void) { mm::print_stats(); }
+
+MM_EXPORT void mymalloc_stats(void) { mm::print_stats(); }
+MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::release_free_memory_bytes(); }
+
+// mallinfo/mallinfo2 with glibc's layouts.
+struct mm_mallinfo2 {
+  size_t arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+struct mm_mallinfo {
+  int arena, ordblks, smblks, hblks, hblkhd, usmblks, fsmblks, uordblks, fordblks, keepcost;
+};
+
+MM_EXPORT mm_mallinfo2 mallinfo2(void) {
+  mm::Stats s = mm::collect_stats();
+  mm_mallinfo2 m{};
+  m.arena = s.mapped;
+  m.ordblks = s.page_free_spans;
+  m.hblkhd = s.large_bytes;
+  m.uordblks = s.in_use;
+  m.fordblks = s.mapped - s.in_use;
+  m.fsmblks = s.thread_cache + s.transfer_cache;
+  m.keepcost = s.page_free - s.page_released;
+  return m;
+}
+
+MM_EXPORT mm_mallinfo mallinfo(void) {
+  mm_mallinfo2 m2 = mallinfo2();
+  mm_mallinfo m{};
+  m.arena = static_cast<int>(m2.arena);
+  m.ordblks = static_cast<int>(m2.ordblks);
+  m.hblkhd = static_cast<int>(m2.hblkhd);
+  m.uordblks = static_cast<int>(m2.uordblks);
+  m.fordblks = static_cast<int>(m2.fordblks);
+  m.fsmblks = static_cast<int>(m2.fsmblks);
+  m.keepcost = static_cast<int>(m2.keepcost);
+  return m;
+}

@@ -1,0 +1,85 @@
+#include "stats.h"
+
+#include "../frontend/backend.h"
+#include "../medium/heap_registry.h"
+#include "../meta/meta.h"
+#include "../page/page_heap.h"
+#include "config.h"
+
+namespace mm {
+
+size_t small_free_bytes();      // backend.cc
+size_t transfer_cache_bytes();  // backend.cc
+size_t large_bytes_in_use();    // backend.cc
+
+Stats collect_stats() {
+  ensure_init();
+  Stats s{};
+  PageHeapStats ps = page_heap().stats();
+  s.metadata = meta_bytes_mapped();
+  s.mapped = (ps.total_pages << kPageShift) + s.metadata;
+  s.page_free = ps.free_pages << kPageShift;
+  s.page_released = ps.released_pages << kPageShift;
+  s.page_free_spans = ps.free_spans;
+  s.small_free = small_free_bytes();
+  s.transfer_cache = transfer_cache_bytes();
+  s.thread_cache = thread_cache_bytes();
+  s.large_bytes = large_bytes_in_use();
+  {
+    HeapRegistry& reg = heap_registry();
+    LockGuard g(reg.lock());
+    for (MediumHeap* h = reg.first(); h; h = h->reg_next) {
+      LockGuard hg(h->lock());
+      MediumHeapStats m = h->stats();
+      s.medium_regions += m.region_bytes;
+      s.medium_free += m.region_bytes - m.used_bytes;
+      ++s.medium_heaps;
+    }
+  }
+  size_t heap = ps.total_pages << kPageShift;
+  size_t not_in_use = s.page_free + s.small_free + s.transfer_cache + s.thread_cache + s.medium_free;
+  s.in_use = heap > not_in_use ? heap - not_in_use : 0;
+  return s;
+}
+
+namespace {
+void line(const char* name, size_t v) {
+  write_err("mymalloc: ");
+  write_err(name);
+  write_err(" ");
+  write_err_num(v);
+  write_err("\n");
+}
+}  // namespace
+
+void print_stats() {
+  Stats s = collect_stats();
+  line("mapped_bytes", s.mapped);
+  line("metadata_bytes", s.metadata);
+  line("in_use_bytes", s.in_use);
+  line("thread_cache_bytes", s.thread_cache);
+  line("transfer_cache_bytes", s.transfer_cache);
+  line("small_free_bytes", s.small_free);
+  line("medium_heaps", s.medium_heaps);
+  line("medium_region_bytes", s.medium_regions);
+  line("medium_free_bytes", s.medium_free);
+  line("large_bytes", s.large_bytes);
+  line("page_heap_free_bytes", s.page_free);
+  line("page_heap_released_bytes", s.page_released);
+}
+
+size_t release_free_memory_bytes() {
+  ensure_init();
+  size_t before = page_heap().stats().released_pages;
+  release_free_memory();
+  size_t after = page_heap().stats().released_pages;
+  return after > before ? (after - before) << kPageShift : 0;
+}
+
+namespace {
+__attribute__((destructor)) void stats_at_exit() {
+  if (g_config.stats) print_stats();
+}
+}  // namespace
+
+}  // namespace mm

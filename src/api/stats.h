@@ -1,0 +1,27 @@
+// Observability: a snapshot of every tier, malloc_stats(), MYMALLOC_STATS=1.
+#pragma once
+#include "../common/common.h"
+
+namespace mm {
+
+struct Stats {
+  size_t mapped;          // heap bytes from the OS plus metadata
+  size_t metadata;        // of which metadata (spans, heaps, pagemap nodes)
+  size_t in_use;          // bytes in blocks the program holds (slab/chunk granularity)
+  size_t page_free;       // free bytes in the page heap
+  size_t page_released;   // of which given back to the OS
+  size_t page_free_spans;
+  size_t small_free;      // free objects inside slabs on central free lists
+  size_t transfer_cache;  // bytes in transfer-cache batches
+  size_t thread_cache;    // bytes in all thread caches
+  size_t medium_regions;  // bytes of medium regions
+  size_t medium_free;     // free bytes inside them (cached chunks count as used)
+  size_t large_bytes;     // bytes of large spans
+  size_t medium_heaps;
+};
+
+Stats collect_stats();
+void print_stats();
+size_t release_free_memory_bytes();
+
+}  // namespace mm

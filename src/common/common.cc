@@ -1,0 +1,72 @@
+#include "common.h"
+
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "lock.h"
+
+namespace mm {
+
+void write_err(const char* s) {
+  size_t n = strlen(s);
+  while (n > 0) {
+    ssize_t w = write(2, s, n);
+    if (w <= 0) return;
+    s += w;
+    n -= static_cast<size_t>(w);
+  }
+}
+
+void write_err_num(uint64_t v, int base) {
+  char buf[24];
+  char* p = buf + sizeof(buf) - 1;
+  *p = 0;
+  do {
+    *--p = "0123456789abcdef"[v % base];
+    v /= base;
+  } while (v);
+  if (base == 16) {
+    *--p = 'x';
+    *--p = '0';
+  }
+  write_err(p);
+}
+
+void fatal(const char* func, const char* what, const void* ptr) {
+  // One line: "mymalloc: free(): double free of 0x1234"
+  write_err("mymalloc: ");
+  write_err(func);
+  write_err("(): ");
+  write_err(what);
+  if (ptr) {
+    write_err(" ");
+    write_err_num(reinterpret_cast<uintptr_t>(ptr), 16);
+  }
+  write_err("\n");
+  abort();
+}
+
+static long futex(uint32_t* addr, int op, uint32_t val) {
+  return syscall(SYS_futex, addr, op, val, nullptr, nullptr, 0);
+}
+
+void Lock::lock_slow() {
+  // Spin briefly: critical sections are a few hundred instructions at most.
+  for (int i = 0; i < 64; ++i) {
+    uint32_t expected = 0;
+    if (__atomic_load_n(&state_, __ATOMIC_RELAXED) == 0 &&
+        __atomic_compare_exchange_n(&state_, &expected, 1, false, __ATOMIC_ACQUIRE,
+                                    __ATOMIC_RELAXED))
+      return;
+    __builtin_ia32_pause();
+  }
+  while (__atomic_exchange_n(&state_, 2, __ATOMIC_ACQUIRE) != 0)
+    futex(&state_, FUTEX_WAIT_PRIVATE, 2);
+}
+
+void Lock::wake() { futex(&state_, FUTEX_WAKE_PRIVATE, 1); }
+
+}  // namespace mm

@@ -1,0 +1,36 @@
+// Shared constants and helpers. Everything here is header-only and free of libstdc++.
+#pragma once
+#include <stddef.h>
+#include <stdint.h>
+
+#define MM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define MM_INLINE inline __attribute__((always_inline))
+#define MM_NOINLINE __attribute__((noinline))
+#define MM_SLOW __attribute__((noinline, cold))
+
+namespace mm {
+
+constexpr size_t kPageShift = 13;  // 8 KiB pages, as in tcmalloc
+constexpr size_t kPageSize = size_t{1} << kPageShift;
+constexpr size_t kAlignment = 16;  // every pointer we hand out, like glibc on x86-64
+
+// Largest request served from size-class slabs, and largest served through the
+// thread cache (medium chunks up to this size are cached too).
+constexpr size_t kSmallMax = 256;
+constexpr size_t kCachedMax = 1024;
+
+MM_INLINE constexpr size_t align_up(size_t v, size_t a) { return (v + a - 1) & ~(a - 1); }
+MM_INLINE constexpr size_t pages_for(size_t bytes) { return (bytes + kPageSize - 1) >> kPageShift; }
+MM_INLINE uintptr_t page_of(const void* p) { return reinterpret_cast<uintptr_t>(p) >> kPageShift; }
+MM_INLINE void* page_addr(uintptr_t page) { return reinterpret_cast<void*>(page << kPageShift); }
+
+// Intrusive singly linked object lists: the first word of a free object is the link.
+MM_INLINE void*& next_of(void* obj) { return *static_cast<void**>(obj); }
+
+// Diagnostics go to fd 2 with write(2), never through stdio (which may allocate).
+void write_err(const char* s);
+void write_err_num(uint64_t v, int base = 10);
+[[noreturn]] void fatal(const char* func, const char* what, const void* ptr);
+
+}  // namespace mm

@@ -1,0 +1,216 @@
+// Slow paths of malloc and free, and calloc, realloc, the aligned family and
+// malloc_usable_size over the three tiers.
+#include "allocator.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "../api/config.h"
+#include "../medium/heap_registry.h"
+#include "../medium/medium_heap.h"
+#include "../page/page_heap.h"
+#include "backend.h"
+
+namespace mm {
+
+namespace {
+constexpr size_t kMaxRequest = static_cast<size_t>(PTRDIFF_MAX);
+
+MM_INLINE MediumHeap* heap_of(ThreadCache* tc) {
+  if (!tc) return nullptr;
+  if (MM_UNLIKELY(!tc->heap)) tc->heap = heap_registry().attach();
+  return tc->heap;
+}
+
+void* alloc_once(size_t n) {
+  if (n <= kCachedMax) {
+    uint32_t bin = bin_index(n ? n : 1);
+    ThreadCache* tc = thread_cache_setup();
+    if (tc) {
+      void* p = bin_pop(tc->bins[bin]);
+      if (p) {
+        if (!is_small_class(bin)) chunk_mark_used(p);
+        return p;
+      }
+      return cache_refill(tc, bin);
+    }
+    // An exiting thread whose cache is gone: straight to the back ends.
+    if (is_small_class(bin)) {
+      void* p = nullptr;
+      return small_fetch(bin, &p, 1) ? p : nullptr;
+    }
+    return medium_alloc(nullptr, bin_size(bin) + kChunkHeader);
+  }
+  ensure_init();
+  if (n <= g_config.medium_max) return medium_alloc(heap_of(thread_cache_setup()), chunk_size_for(n));
+  return large_alloc(n, 0);
+}
+
+// Runs f until it succeeds; on the first failure relieves memory pressure and tries
+// once more with exactly the need. Then NULL with ENOMEM.
+template <class F>
+void* with_retry(F f) {
+  void* p = f();
+  if (MM_LIKELY(p != nullptr)) return p;
+  relieve_pressure();
+  p = f();
+  if (!p) errno = ENOMEM;
+  return p;
+}
+
+Span* span_checked(void* p, const char* func) {
+  Span* s = g_pagemap.span_of(p);
+  if (!s || s->state == SpanState::kFree) fatal(func, "invalid pointer (or double free)", p);
+  return s;
+}
+
+void check_small(void* p, Span* s, const char* func) {
+  size_t off = static_cast<size_t>(static_cast<char*>(p) - s->base());
+  if (off % class_info(s->cls).size != 0) fatal(func, "invalid pointer", p);
+}
+
+void check_large(void* p, Span* s, const char* func) {
+  if (p != s->base()) fatal(func, "invalid pointer", p);
+}
+}  // namespace
+
+void* alloc_slow(size_t n) {
+  if (MM_UNLIKELY(n > kMaxRequest)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return with_retry([n] { return alloc_once(n); });
+}
+
+void dealloc_slow(void* p, uint8_t cls) {
+  if (!p) return;
+  if (is_small_class(cls)) {
+    Span* s = g_pagemap.span_of(p);
+    check_small(p, s, "free");
+    ThreadCache* tc = thread_cache_setup();
+    if (!tc) {
+      next_of(p) = nullptr;
+      small_release(cls, p, 1);
+      return;
+    }
+    Bin& b = tc->bins[cls];
+    if (b.head == p) fatal("free", "double free of", p);
+    if (b.count < b.max) {
+      next_of(p) = b.head;
+      b.head = p;
+      ++b.count;
+      return;
+    }
+    cache_overflow(tc, cls, p);
+    return;
+  }
+  if (cls == kClsMedium) {
+    Chunk* c = medium_chunk(p, g_pagemap.span_of(p), "free");
+    size_t payload = c->size() - kChunkHeader;
+    ThreadCache* tc = thread_cache_setup();
+    if (tc && payload > kSmallMax && payload <= kCachedMax) {
+      uint32_t bin = bin_index(payload);
+      Bin& b = tc->bins[bin];
+      if (b.count < b.max) {
+        chunk_mark_cached(p);
+        next_of(p) = b.head;
+        b.head = p;
+        ++b.count;
+        return;
+      }
+      cache_overflow(tc, bin, p);
+      return;
+    }
+    medium_free(heap_of(tc), c);
+    return;
+  }
+  if (cls == kClsLarge) {
+    Span* s = g_pagemap.span_of(p);
+    check_large(p, s, "free");
+    large_free(s);
+    return;
+  }
+  fatal("free", "invalid pointer", p);
+}
+
+void* alloc_zeroed(size_t count, size_t size) {
+  size_t total;
+  if (__builtin_mul_overflow(count, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = alloc(total);
+  if (p) memset(p, 0, total);
+  return p;
+}
+
+size_t usable_size(void* p) {
+  if (!p) return 0;
+  uint8_t cls = g_pagemap.cls(page_of(p));
+  if (is_small_class(cls)) return class_info(cls).size;
+  Span* s = span_checked(p, "malloc_usable_size");
+  if (cls == kClsMedium) return medium_chunk(p, s, "malloc_usable_size")->size() - kChunkHeader;
+  check_large(p, s, "malloc_usable_size");
+  return s->bytes();
+}
+
+namespace {
+// In-place resize where the tier allows; false means move the block.
+bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
+  if (is_small_class(cls)) return bin_index(n) == cls;  // same class: nothing to do
+  if (cls == kClsMedium) {
+    if (n <= kSmallMax || n > g_config.medium_max) return false;  // changes tier
+    Chunk* c = medium_chunk(p, s, "realloc");
+    MediumHeap* h = s->heap;
+    LockGuard g(h->lock());
+    return h->resize_in_place(c, chunk_size_for(n));
+  }
+  check_large(p, s, "realloc");
+  if (n <= g_config.medium_max) return false;
+  size_t pages = pages_for(n);
+  if (pages < s->npages) {
+    page_heap().shrink(s, pages);
+  } else if (pages > s->npages && !page_heap().extend(s, pages)) {
+    return false;
+  }
+  s->large_size = n;
+  return true;
+}
+}  // namespace
+
+void* realloc_block(void* p, size_t n) {
+  if (!p) return alloc(n);
+  if (n == 0) {  // glibc: frees and returns NULL
+    dealloc(p);
+    return nullptr;
+  }
+  if (n > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  uint8_t cls = g_pagemap.cls(page_of(p));
+  Span* s = span_checked(p, "realloc");
+  if (is_small_class(cls)) check_small(p, s, "realloc");
+  if (resize_in_place(p, cls, s, n)) return p;
+  size_t old = usable_size(p);
+  void* q = alloc(n);
+  if (!q) return nullptr;  // the old block stays intact
+  memcpy(q, p, old < n ? old : n);
+  dealloc(p);
+  return q;
+}
+
+void* alloc_aligned(size_t align, size_t n) {
+  if (align <= kAlignment) return alloc(n);
+  if (n > kMaxRequest) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  // A slab class whose size is a multiple of align holds only aligned objects,
+  // since slabs start on page boundaries.
+  size_t rounded = align_up(n ? n : 1, align);
+  if (align <= kSmallMax && rounded <= kSmallMax) return alloc(rounded);
+  return with_retry([&] { return large_alloc(n ? n : 1, align); });
+}
+
+}  // namespace mm

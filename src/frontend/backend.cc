@@ -1,0 +1,247 @@
+#include "backend.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+
+#include "../api/config.h"
+#include "../common/lock.h"
+#include "../medium/heap_registry.h"
+#include "../meta/meta.h"
+#include "../page/page_heap.h"
+#include "../small/central_free_list.h"
+#include "../small/transfer_cache.h"
+#include "thread_cache.h"
+
+namespace mm {
+
+bool g_inited = false;
+
+namespace {
+Lock g_init_lock;
+constinit CentralFreeList g_central[kNumSmallClasses + 1];
+constinit TransferCache g_transfer[kNumSmallClasses + 1];
+
+size_t g_large_bytes = 0;
+
+uint32_t cpu_count() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) != 0) return 1;
+  int n = CPU_COUNT(&set);
+  return n > 0 ? static_cast<uint32_t>(n) : 1;
+}
+}  // namespace
+
+void init_slow() {
+  LockGuard g(g_init_lock);
+  if (g_inited) return;
+  config_load();
+  page_heap().set_release_threshold(g_config.release_threshold >> kPageShift);
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) g_central[c].init(c, &page_heap());
+  uint32_t cpus = cpu_count();
+  uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
+  heap_registry().set_cap(cap < 8 && !g_config.max_heaps ? 8 : cap);
+  thread_cache_init_key();
+  __atomic_store_n(&g_inited, true, __ATOMIC_RELEASE);
+}
+
+// ---- small tier -------------------------------------------------------------
+
+int small_fetch(uint32_t cls, void** head, int n) {
+  ensure_init();
+  if (static_cast<uint32_t>(n) == class_info(cls).batch) {
+    if (void* b = g_transfer[cls].pop()) {
+      *head = b;
+      return n;
+    }
+  }
+  return g_central[cls].remove_range(head, n);
+}
+
+void small_release(uint32_t cls, void* head, int n) {
+  if (static_cast<uint32_t>(n) == class_info(cls).batch && g_transfer[cls].push(head)) return;
+  g_central[cls].insert_range(head, n);
+}
+
+// ---- medium tier ------------------------------------------------------------
+
+namespace {
+// A thread without a cache (it is exiting) borrows a heap for one call.
+template <class F>
+auto with_heap(MediumHeap* h, F f) {
+  bool borrowed = !h;
+  if (borrowed) h = heap_registry().attach();
+  if (!h) return decltype(f(h))();
+  auto r = [&] {
+    LockGuard g(h->lock());
+    return f(h);
+  }();
+  if (borrowed) heap_registry().detach(h);
+  return r;
+}
+}  // namespace
+
+void* medium_alloc(MediumHeap* heap, size_t csize) {
+  return with_heap(heap, [&](MediumHeap* h) { return h->alloc(csize); });
+}
+
+int medium_alloc_batch(MediumHeap* heap, size_t csize, void** head, int n) {
+  return with_heap(heap, [&](MediumHeap* h) {
+    int got = 0;
+    void* last = nullptr;
+    for (; got < n; ++got) {
+      void* p = h->alloc(csize);
+      if (!p) break;
+      if (last)
+        next_of(last) = p;
+      else
+        *head = p;
+      last = p;
+    }
+    if (last) next_of(last) = nullptr;
+    return got;
+  });
+}
+
+Chunk* medium_chunk(void* p, Span* s, const char* func) {
+  Chunk* c = Chunk::of(p);
+  if ((reinterpret_cast<uintptr_t>(p) & 15) || !s || s->state != SpanState::kMedium ||
+      reinterpret_cast<char*>(c) < s->base())
+    fatal(func, "invalid pointer", p);
+  if (MM_LIKELY(c->valid_used())) return c;
+  if (c->valid_free() || (c->head & kMagicMask) == kMagicCached) fatal(func, "double free of", p);
+  fatal(func, "invalid pointer", p);
+}
+
+void medium_free(MediumHeap* mine, Chunk* c) {
+  MediumHeap* h = g_pagemap.span_of(c)->heap;
+  if (!mine || h == mine || __atomic_load_n(&h->owners, __ATOMIC_RELAXED) == 0) {
+    LockGuard g(h->lock());
+    if (h->has_remote()) h->drain_remote();
+    h->free_chunk(c);
+    return;
+  }
+  // Another thread's heap: park the chunk; its owner merges it under its own lock.
+  // If the stack grows long (the owner is idle), merge it ourselves when we can.
+  if (h->remote_push(c) && h->lock().try_lock()) {
+    h->drain_remote();
+    h->lock().unlock();
+  }
+}
+
+void medium_free_chain(MediumHeap* mine, void* head) {
+  while (head) {
+    void* next = next_of(head);
+    medium_free(mine, Chunk::of(head));
+    head = next;
+  }
+}
+
+// ---- large tier -------------------------------------------------------------
+
+void* large_alloc(size_t n, size_t align) {
+  ensure_init();
+  size_t pages = pages_for(n);
+  Span* s = align > kPageSize
+                ? page_heap().alloc_aligned(pages, align >> kPageShift, SpanState::kLarge, kClsLarge)
+                : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
+  if (!s) return nullptr;
+  s->large_size = n;
+  __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
+  return s->base();
+}
+
+void large_free(Span* s) {
+  __atomic_sub_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
+  page_heap().free(s);
+}
+
+size_t large_bytes_in_use() { return __atomic_load_n(&g_large_bytes, __ATOMIC_RELAXED); }
+
+// ---- memory pressure ----------------------------------------------------------
+
+void relieve_pressure() {
+  ensure_init();
+  if (ThreadCache* tc = thread_cache_setup()) thread_cache_flush(tc);
+  uint32_t epoch = __atomic_add_fetch(&g_flush_epoch, 1, __ATOMIC_RELAXED);
+  if (t_cache.state == kCacheActive) t_cache.flush_epoch = epoch;
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+    int batch = static_cast<int>(class_info(c).batch);
+    while (void* b = g_transfer[c].pop()) g_central[c].insert_range(b, batch);
+  }
+  HeapRegistry& reg = heap_registry();
+  LockGuard g(reg.lock());
+  for (MediumHeap* h = reg.first(); h; h = h->reg_next) {
+    LockGuard hg(h->lock());
+    h->trim();
+  }
+}
+
+void release_free_memory() {
+  relieve_pressure();
+  LockGuard g(page_heap().lock());
+  page_heap().release_free(0);
+}
+
+// ---- fork -------------------------------------------------------------------
+// Every lock has a rank, and prepare takes them all in rank order: thread-cache
+// registry, heap registry, each medium heap, central free lists, page heap, metadata.
+
+namespace {
+void fork_prepare() {
+  thread_cache_fork_prepare();
+  HeapRegistry& reg = heap_registry();
+  reg.lock().lock();
+  for (MediumHeap* h = reg.first(); h; h = h->reg_next) h->lock().lock();
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) g_central[c].lock().lock();
+  page_heap().lock().lock();
+  meta_lock().lock();
+}
+
+void fork_parent() {
+  meta_lock().unlock();
+  page_heap().lock().unlock();
+  for (uint32_t c = kNumSmallClasses; c >= 1; --c) g_central[c].lock().unlock();
+  HeapRegistry& reg = heap_registry();
+  for (MediumHeap* h = reg.first(); h; h = h->reg_next) h->lock().unlock();
+  reg.lock().unlock();
+  thread_cache_fork_parent();
+}
+
+void fork_child() {
+  meta_lock().reset_in_child();
+  page_heap().lock().reset_in_child();
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) g_central[c].lock().reset_in_child();
+  HeapRegistry& reg = heap_registry();
+  MediumHeap* mine = t_cache.state == kCacheActive ? t_cache.heap : nullptr;
+  for (MediumHeap* h = reg.first(); h; h = h->reg_next) {
+    h->lock().reset_in_child();
+    h->owners = h == mine ? 1 : 0;  // the other threads are gone: their heaps are orphans
+  }
+  reg.lock().reset_in_child();
+  thread_cache_fork_child();
+}
+
+__attribute__((constructor)) void register_fork_handlers() {
+  ensure_init();
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+}  // namespace
+
+// ---- stats ------------------------------------------------------------------
+
+size_t small_free_bytes() {
+  size_t total = 0;
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
+    total += g_central[c].free_objects() * class_info(c).size;
+  return total;
+}
+
+size_t transfer_cache_bytes() {
+  size_t total = 0;
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
+    total += size_t{g_transfer[c].batches()} * class_info(c).batch * class_info(c).size;
+  return total;
+}
+
+}  // namespace mm

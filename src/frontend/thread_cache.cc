@@ -1,0 +1,189 @@
+// Thread cache slow paths: set-up and teardown of a thread's cache, refill from and
+// overflow to the back ends with slow start, the per-thread byte budget, flushes.
+#include "thread_cache.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+#include "../api/config.h"
+#include "../common/lock.h"
+#include "../medium/heap_registry.h"
+#include "backend.h"
+
+namespace mm {
+
+__thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+uint32_t g_flush_epoch = 0;
+
+namespace {
+Lock g_tc_lock;  // guards the registry list below
+ThreadCache* g_tc_head = nullptr;
+pthread_key_t g_tc_key;
+bool g_tc_key_ok = false;
+
+// Small bins may hold many objects (the budget bounds bytes); medium bins only two
+// batches, so that cached chunks rarely stand between free neighbours.
+MM_INLINE uint32_t bin_cap(uint32_t bin) {
+  return is_small_class(bin) ? 1024 : 2 * class_info(bin).batch;
+}
+
+void tc_register(ThreadCache* tc) {
+  LockGuard g(g_tc_lock);
+  tc->reg_prev = nullptr;
+  tc->reg_next = g_tc_head;
+  if (g_tc_head) g_tc_head->reg_prev = tc;
+  g_tc_head = tc;
+}
+
+void tc_unregister(ThreadCache* tc) {
+  LockGuard g(g_tc_lock);
+  if (tc->reg_prev)
+    tc->reg_prev->reg_next = tc->reg_next;
+  else
+    g_tc_head = tc->reg_next;
+  if (tc->reg_next) tc->reg_next->reg_prev = tc->reg_prev;
+  tc->reg_next = tc->reg_prev = nullptr;
+}
+
+// pthread key destructor: runs when the thread exits. Allocation keeps working in
+// this thread afterwards (state kCacheDead goes straight to the back ends).
+void tc_destroy(void* arg) {
+  auto* tc = static_cast<ThreadCache*>(arg);
+  thread_cache_flush(tc);
+  tc_unregister(tc);
+  heap_registry().detach(tc->heap);
+  tc->heap = nullptr;
+  tc->state = kCacheDead;
+}
+
+void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
+  if (is_small_class(bin)) {
+    small_release(bin, head, n);
+    return;
+  }
+  for (void* p = head; p; p = next_of(p)) chunk_mark_used(p);
+  medium_free_chain(tc->heap, head);
+}
+
+// Slow start: a bin's limit grows by one up to a batch, then a batch at a time up
+// to its cap, while the thread's total stays within the byte budget.
+void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
+  uint32_t batch = class_info(bin).batch;
+  uint32_t inc = b.max < batch ? 1 : batch;
+  if (b.max + inc > bin_cap(bin)) return;
+  size_t bytes = size_t{inc} * bin_size(bin);
+  if (tc->max_bytes + bytes > g_config.tcache_bytes) return;
+  b.max += inc;
+  tc->max_bytes += bytes;
+}
+}  // namespace
+
+void thread_cache_init_key() {
+  if (!g_tc_key_ok) g_tc_key_ok = pthread_key_create(&g_tc_key, tc_destroy) == 0;
+}
+
+ThreadCache* thread_cache_setup() {
+  ThreadCache* tc = &t_cache;
+  if (MM_LIKELY(tc->state == kCacheActive)) {
+    uint32_t epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
+    if (MM_UNLIKELY(tc->flush_epoch != epoch)) {
+      tc->flush_epoch = epoch;  // another thread ran out of memory: give ours back
+      thread_cache_flush(tc);
+    }
+    return tc;
+  }
+  if (tc->state == kCacheDead) return nullptr;
+  ensure_init();
+  tc->state = kCacheActive;  // before anything below can re-enter malloc
+  tc->flush_epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
+  tc_register(tc);
+  if (g_tc_key_ok) pthread_setspecific(g_tc_key, tc);
+  return tc;
+}
+
+void thread_cache_flush(ThreadCache* tc) {
+  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
+    Bin& b = tc->bins[bin];
+    void* head = b.head;
+    int n = static_cast<int>(b.count);
+    b.head = nullptr;
+    b.count = 0;
+    b.max = 0;
+    if (head) release_chain(tc, bin, head, n);
+  }
+  tc->max_bytes = 0;
+}
+
+void* cache_refill(ThreadCache* tc, uint32_t bin) {
+  Bin& b = tc->bins[bin];
+  uint32_t batch = class_info(bin).batch;
+  int want = static_cast<int>(b.max < batch ? (b.max ? b.max : 1) : batch);
+  void* head = nullptr;
+  int got;
+  if (is_small_class(bin)) {
+    got = small_fetch(bin, &head, want);
+  } else {
+    if (!tc->heap) tc->heap = heap_registry().attach();
+    got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);
+    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) chunk_mark_cached(p);
+  }
+  if (got == 0) return nullptr;
+  grow_max(tc, b, bin);
+  b.head = next_of(head);
+  b.count += static_cast<uint32_t>(got - 1);
+  return head;
+}
+
+void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
+  Bin& b = tc->bins[bin];
+  grow_max(tc, b, bin);
+  if (b.count >= b.max && b.count > 0) {
+    // Move one batch down. Lists are LIFO; which end goes does not matter enough
+    // to keep a tail pointer on the fast path.
+    uint32_t n = class_info(bin).batch;
+    if (n > b.count) n = b.count;
+    void* head = b.head;
+    void* last = head;
+    for (uint32_t i = 1; i < n; ++i) last = next_of(last);
+    b.head = next_of(last);
+    next_of(last) = nullptr;
+    b.count -= n;
+    release_chain(tc, bin, head, static_cast<int>(n));
+  }
+  if (b.count < b.max) {
+    if (!is_small_class(bin)) chunk_mark_cached(p);
+    next_of(p) = b.head;
+    b.head = p;
+    ++b.count;
+    return;
+  }
+  next_of(p) = nullptr;  // no caching at all (budget 0)
+  release_chain(tc, bin, p, 1);
+}
+
+void thread_cache_fork_prepare() { g_tc_lock.lock(); }
+void thread_cache_fork_parent() { g_tc_lock.unlock(); }
+void thread_cache_fork_child() {
+  // Only the forking thread exists in the child; the others' caches are gone.
+  g_tc_lock.reset_in_child();
+  g_tc_head = nullptr;
+  if (t_cache.state == kCacheActive) tc_register(&t_cache);
+}
+
+template <class F>
+void thread_cache_for_each(F f) {
+  LockGuard g(g_tc_lock);
+  for (ThreadCache* tc = g_tc_head; tc; tc = tc->reg_next) f(tc);
+}
+
+size_t thread_cache_bytes() {
+  size_t total = 0;
+  thread_cache_for_each([&](ThreadCache* tc) {
+    for (uint32_t bin = 1; bin < kNumBins; ++bin)
+      total += size_t{__atomic_load_n(&tc->bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
+  });
+  return total;
+}
+
+}  // namespace mm

@@ -1,0 +1,92 @@
+// The thread cache: the front end. Per-thread bins of free objects for every small
+// class and for medium chunks up to kCachedMax, in initial-exec TLS: the fast paths
+// below take no lock and use no atomic instruction.
+#pragma once
+#include "../common/common.h"
+#include "../medium/chunk.h"
+#include "../page/pagemap.h"
+#include "../small/size_class.h"
+
+namespace mm {
+
+class MediumHeap;
+
+struct Bin {
+  void* head;      // objects linked through their first word
+  uint32_t count;  // objects in the list
+  uint32_t max;    // slow-start limit; 0 until the thread is set up
+};
+
+enum : uint8_t { kCacheFresh = 0, kCacheActive = 1, kCacheDead = 2 };
+
+struct ThreadCache {
+  Bin bins[kNumBins];
+  MediumHeap* heap;       // this thread's medium heap, attached on first use
+  ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
+  ThreadCache* reg_prev;
+  size_t max_bytes;       // sum of max * size over bins: the budget bound
+  uint32_t flush_epoch;   // flush when the global epoch moves (memory pressure)
+  uint8_t state;
+};
+
+extern __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+
+// Out-of-line halves (allocator.cc).
+void* alloc_slow(size_t n);
+void dealloc_slow(void* p, uint8_t cls);
+
+// Medium chunks wait in the cache with kMagicCached in their header, so that a
+// second free of one is caught; taking one out restores the in-use magic. (A
+// chunk's payload may exceed its bin's size by less than a minimum chunk, so only
+// the magic changes, never the size.)
+constexpr uint64_t kMagicCached = uint64_t{0x6363} << kMagicShift;  // "cc"
+MM_INLINE void chunk_mark_used(void* p) {
+  Chunk* c = Chunk::of(p);
+  c->head = (c->head & ~kMagicMask) | kMagicUsed;
+}
+MM_INLINE void chunk_mark_cached(void* p) {
+  Chunk* c = Chunk::of(p);
+  c->head = (c->head & ~kMagicMask) | kMagicCached;
+}
+
+MM_INLINE void* bin_pop(Bin& b) {
+  void* p = b.head;
+  if (MM_LIKELY(p != nullptr)) {
+    b.head = next_of(p);
+    --b.count;
+  }
+  return p;
+}
+
+MM_INLINE void* alloc_fast(size_t n) {
+  if (MM_LIKELY(n <= kSmallMax)) {
+    void* p = bin_pop(t_cache.bins[bin_index(n)]);  // bin 0 (n == 0) is always empty
+    if (MM_LIKELY(p != nullptr)) return p;
+  } else if (n <= kCachedMax) {
+    uint32_t bin = bin_index(n);
+    void* p = bin_pop(t_cache.bins[bin]);
+    if (MM_LIKELY(p != nullptr)) {
+      chunk_mark_used(p);
+      return p;
+    }
+  }
+  return alloc_slow(n);
+}
+
+MM_INLINE void dealloc_fast(void* p) {
+  // free(NULL) reads class 0 from the shared empty pagemap leaf and goes slow.
+  uint8_t cls = g_pagemap.cls(page_of(p));
+  if (MM_LIKELY(is_small_class(cls))) {
+    Bin& b = t_cache.bins[cls];
+    // b.head == p is an immediate double free: the slow path reports it.
+    if (MM_LIKELY(b.count < b.max && b.head != p)) {
+      next_of(p) = b.head;
+      b.head = p;
+      ++b.count;
+      return;
+    }
+  }
+  dealloc_slow(p, cls);
+}
+
+}  // namespace mm

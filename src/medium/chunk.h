@@ -1,0 +1,53 @@
+// Boundary-tag chunks of the medium tier.
+//
+// [prev_size 8][head 8][payload ...]   head = size | magic << 48 | flags
+//
+// Sizes include the 16-byte header and are multiples of 16, so payloads are 16-byte
+// aligned. prev_size is always the size of the chunk to the left (0 for the first
+// chunk of a region), so both neighbours are found in O(1) for immediate coalescing.
+// A region ends in a 16-byte in-use sentinel. The magic differs for free and
+// in-use chunks: a pointer we never returned, or a second free, is caught at once.
+#pragma once
+#include "../common/common.h"
+
+namespace mm {
+
+constexpr uint64_t kChunkInUse = 1;
+constexpr uint64_t kChunkSentinel = 2;
+constexpr uint64_t kChunkFlagMask = 0xf;
+constexpr uint64_t kMagicShift = 48;
+constexpr uint64_t kMagicUsed = uint64_t{0x6d6d} << kMagicShift;  // "mm"
+constexpr uint64_t kMagicFree = uint64_t{0x4646} << kMagicShift;  // "FF"
+constexpr uint64_t kMagicMask = uint64_t{0xffff} << kMagicShift;
+constexpr size_t kChunkHeader = 16;
+constexpr size_t kMinChunk = 32;  // header + two free-list links
+
+struct Chunk {
+  uint64_t prev_size;
+  uint64_t head;
+
+  size_t size() const { return head & ~(kMagicMask | kChunkFlagMask); }
+  bool in_use() const { return head & kChunkInUse; }
+  bool sentinel() const { return head & kChunkSentinel; }
+  bool valid_used() const { return (head & (kMagicMask | kChunkInUse | kChunkSentinel)) == (kMagicUsed | kChunkInUse); }
+  bool valid_free() const { return (head & (kMagicMask | kChunkInUse)) == kMagicFree; }
+  void set_used(size_t sz) { head = sz | kMagicUsed | kChunkInUse; }
+  void set_free(size_t sz) { head = sz | kMagicFree; }
+  void set_sentinel() { head = kChunkHeader | kMagicUsed | kChunkInUse | kChunkSentinel; }
+  Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
+  Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }
+  void* payload() { return reinterpret_cast<char*>(this) + kChunkHeader; }
+  static Chunk* of(void* p) { return reinterpret_cast<Chunk*>(static_cast<char*>(p) - kChunkHeader); }
+};
+
+// Links of a free chunk live in its payload.
+struct FreeChunk {
+  Chunk hdr;
+  FreeChunk* next;
+  FreeChunk* prev;
+};
+
+// Chunk bytes for a request of n bytes (n > 0).
+MM_INLINE constexpr size_t chunk_size_for(size_t n) { return align_up(n, 16) + kChunkHeader; }
+
+}  // namespace mm

@@ -1,0 +1,49 @@
+#include "heap_registry.h"
+
+namespace mm {
+
+namespace {
+constinit HeapRegistry g_registry;
+}
+
+HeapRegistry& heap_registry() { return g_registry; }
+
+MediumHeap* HeapRegistry::attach() {
+  LockGuard g(lock_);
+  for (MediumHeap* h = head_; h; h = h->reg_next) {
+    if (__atomic_load_n(&h->owners, __ATOMIC_RELAXED) == 0) {
+      __atomic_store_n(&h->owners, 1, __ATOMIC_RELAXED);
+      return h;
+    }
+  }
+  if (count_ < cap_) {
+    MediumHeap* h = pool_.alloc();
+    if (h) {
+      h->init(&page_heap());
+      h->owners = 1;
+      h->reg_next = head_;
+      head_ = h;
+      ++count_;
+      return h;
+    }
+    if (!head_) return nullptr;
+  }
+  // Over the cap: share, round-robin.
+  uint32_t pick = rr_++ % count_;
+  MediumHeap* h = head_;
+  while (pick--) h = h->reg_next;
+  __atomic_fetch_add(&h->owners, 1, __ATOMIC_RELAXED);
+  return h;
+}
+
+void HeapRegistry::detach(MediumHeap* h) {
+  if (!h) return;
+  LockGuard g(lock_);
+  if (__atomic_sub_fetch(&h->owners, 1, __ATOMIC_RELAXED) == 0) {
+    // Nobody will take this heap's lock for a while: merge what others parked.
+    LockGuard hg(h->lock());
+    h->drain_remote();
+  }
+}
+
+}  // namespace mm

@@ -1,0 +1,266 @@
+#include "medium_heap.h"
+
+namespace mm {
+
+void MediumHeap::init(PageHeap* ph) {
+  ph_ = ph;
+  span_list_init(&regions_head_);
+}
+
+size_t MediumHeap::bin_of(size_t csize) {
+  if (csize <= 1024) return csize >> 4;  // exact bins 2..64
+  size_t lg = 63 - static_cast<size_t>(__builtin_clzll(csize));
+  size_t sub = (csize >> (lg - 2)) & 3;  // four bins per power of two
+  size_t idx = 65 + (lg - 10) * 4 + sub;
+  return idx < kNumBins ? idx : kNumBins - 1;
+}
+
+void MediumHeap::bin_insert(FreeChunk* f) {
+  size_t b = bin_of(f->hdr.size());
+  f->prev = nullptr;
+  f->next = bins_[b];
+  if (f->next) f->next->prev = f;
+  bins_[b] = f;
+  bitmap_[b / 64] |= uint64_t{1} << (b % 64);
+}
+
+void MediumHeap::bin_remove(FreeChunk* f) {
+  size_t b = bin_of(f->hdr.size());
+  if (f->prev)
+    f->prev->next = f->next;
+  else
+    bins_[b] = f->next;
+  if (f->next) f->next->prev = f->prev;
+  if (!bins_[b]) bitmap_[b / 64] &= ~(uint64_t{1} << (b % 64));
+}
+
+FreeChunk* MediumHeap::find_fit(size_t csize) {
+  size_t b = bin_of(csize);
+  if (b > 64) {
+    // A ranged bin holds sizes on both sides of csize: best fit over a bounded scan.
+    FreeChunk* best = nullptr;
+    int scanned = 0;
+    for (FreeChunk* f = bins_[b]; f && scanned < 32; f = f->next, ++scanned) {
+      size_t s = f->hdr.size();
+      if (s >= csize && (!best || s < best->hdr.size())) {
+        best = f;
+        if (s == csize) break;
+      }
+    }
+    if (best) return best;
+  } else if (bins_[b]) {
+    return bins_[b];
+  }
+  // Every chunk in a higher non-empty bin fits; the lowest such bin fits best.
+  for (size_t i = b + 1; i < kNumBins;) {
+    uint64_t word = bitmap_[i / 64] >> (i % 64);
+    if (word) return bins_[i + static_cast<size_t>(__builtin_ctzll(word))];
+    i = (i / 64 + 1) * 64;
+  }
+  return nullptr;
+}
+
+void* MediumHeap::carve(FreeChunk* f, size_t csize) {
+  bin_remove(f);
+  Chunk* c = &f->hdr;
+  size_t have = c->size();
+  if (have - csize >= kMinChunk) {
+    auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + csize);
+    rest->prev_size = csize;
+    rest->set_free(have - csize);
+    rest->next()->prev_size = have - csize;
+    bin_insert(reinterpret_cast<FreeChunk*>(rest));
+    have = csize;
+  }
+  c->set_used(have);
+  used_bytes_ += have;
+  return c->payload();
+}
+
+void* MediumHeap::alloc(size_t csize) {
+  if (MM_UNLIKELY(remote_ != nullptr)) drain_remote();
+  FreeChunk* f = find_fit(csize);
+  if (!f) {
+    if (!grow(csize)) return nullptr;
+    f = find_fit(csize);
+    if (!f) return nullptr;
+  }
+  return carve(f, csize);
+}
+
+Chunk* MediumHeap::coalesce(Chunk* c) {
+  // c is free and in no bin. Merge with free neighbours on both sides.
+  size_t size = c->size();
+  if (c->prev_size != 0) {
+    Chunk* p = c->prev();
+    if (!p->in_use()) {
+      bin_remove(reinterpret_cast<FreeChunk*>(p));
+      size += p->size();
+      c = p;
+    }
+  }
+  Chunk* n = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + size);
+  if (!n->in_use()) {
+    bin_remove(reinterpret_cast<FreeChunk*>(n));
+    size += n->size();
+  }
+  c->set_free(size);
+  c->next()->prev_size = size;
+  return c;
+}
+
+void MediumHeap::free_chunk(Chunk* c) {
+  used_bytes_ -= c->size();
+  c->set_free(c->size());
+  c = coalesce(c);
+  if (c->prev_size == 0 && c->next()->sentinel()) {
+    Span* r = ph_->pagemap()->span_of(c);
+    if (r != top_region_) {
+      release_region(r);
+      return;
+    }
+  }
+  bin_insert(reinterpret_cast<FreeChunk*>(c));
+}
+
+void MediumHeap::release_region(Span* r) {
+  span_list_remove(r);
+  region_bytes_ -= r->bytes();
+  --regions_;
+  if (r == top_region_) top_region_ = nullptr;
+  r->heap = nullptr;
+  ph_->free(r);
+}
+
+bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
+  size_t cur = c->size();
+  if (new_csize <= cur) {
+    if (cur - new_csize >= kMinChunk) {
+      // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
+      auto* tail = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + new_csize);
+      tail->prev_size = new_csize;
+      tail->set_free(cur - new_csize);
+      tail->next()->prev_size = cur - new_csize;
+      c->set_used(new_csize);
+      used_bytes_ -= cur - new_csize;
+      bin_insert(reinterpret_cast<FreeChunk*>(coalesce(tail)));
+    }
+    return true;
+  }
+  Chunk* n = c->next();
+  if (n->in_use() || cur + n->size() < new_csize) return false;
+  // Grow into the free right neighbour, splitting off what is not needed.
+  bin_remove(reinterpret_cast<FreeChunk*>(n));
+  size_t total = cur + n->size();
+  size_t keep = total - new_csize >= kMinChunk ? new_csize : total;
+  c->set_used(keep);
+  used_bytes_ += keep - cur;
+  if (keep < total) {
+    auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
+    rest->prev_size = keep;
+    rest->set_free(total - keep);
+    rest->next()->prev_size = total - keep;
+    bin_insert(reinterpret_cast<FreeChunk*>(rest));
+  } else {
+    c->next()->prev_size = keep;
+  }
+  return true;
+}
+
+bool MediumHeap::grow(size_t csize) {
+  if (top_region_ && extend_region(top_region_, csize)) return true;
+  return new_region(csize);
+}
+
+bool MediumHeap::extend_region(Span* r, size_t csize) {
+  // Like glibc's top chunk: grow the newest region into the pages right after it,
+  // so a heap that grows steadily stays one region and its free tail merges.
+  auto* sentinel = reinterpret_cast<Chunk*>(r->base() + r->bytes() - kChunkHeader);
+  size_t tail_free = 0;
+  if (sentinel->prev_size != 0) {
+    Chunk* last = sentinel->prev();
+    if (!last->in_use()) tail_free = last->size();
+  }
+  size_t need = csize > tail_free ? csize - tail_free : 0;
+  size_t add_pages = pages_for(need > kGrowMin ? need : kGrowMin);
+  size_t old_bytes = r->bytes();
+  if (!ph_->extend(r, r->npages + add_pages)) {
+    add_pages = pages_for(need ? need : 1);  // near a limit: exactly the need
+    if (!ph_->extend(r, r->npages + add_pages)) return false;
+  }
+  size_t added = r->bytes() - old_bytes;
+  region_bytes_ += added;
+  // The old sentinel becomes the header of the new free space.
+  Chunk* fresh = sentinel;
+  fresh->set_free(added);
+  auto* new_sentinel = reinterpret_cast<Chunk*>(r->base() + r->bytes() - kChunkHeader);
+  new_sentinel->prev_size = added;
+  new_sentinel->set_sentinel();
+  bin_insert(reinterpret_cast<FreeChunk*>(coalesce(fresh)));
+  return true;
+}
+
+bool MediumHeap::new_region(size_t csize) {
+  size_t want = csize + kChunkHeader;
+  size_t pages = pages_for(want > kRegionMin ? want : kRegionMin);
+  Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium);
+  if (!r && pages > pages_for(want)) r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);
+  if (!r) return false;
+  r->heap = this;
+  span_list_push(&regions_head_, r);
+  region_bytes_ += r->bytes();
+  ++regions_;
+  auto* first = reinterpret_cast<Chunk*>(r->base());
+  size_t body = r->bytes() - kChunkHeader;
+  first->prev_size = 0;
+  first->set_free(body);
+  auto* sentinel = reinterpret_cast<Chunk*>(r->base() + body);
+  sentinel->prev_size = body;
+  sentinel->set_sentinel();
+  bin_insert(reinterpret_cast<FreeChunk*>(first));
+  // The previous top region, if wholly free, no longer has a reason to stay.
+  Span* old = top_region_;
+  top_region_ = r;
+  if (old) {
+    auto* c = reinterpret_cast<Chunk*>(old->base());
+    if (!c->in_use() && c->next()->sentinel()) {
+      bin_remove(reinterpret_cast<FreeChunk*>(c));
+      release_region(old);
+    }
+  }
+  return true;
+}
+
+bool MediumHeap::remote_push(Chunk* c) {
+  void* p = c->payload();
+  void* old = __atomic_load_n(&remote_, __ATOMIC_RELAXED);
+  do {
+    next_of(p) = old;
+  } while (!__atomic_compare_exchange_n(&remote_, &old, p, true, __ATOMIC_RELEASE,
+                                        __ATOMIC_RELAXED));
+  // Push-only with a take-all consumer (exchange), so there is no ABA to guard.
+  return __atomic_add_fetch(&remote_count_, 1, __ATOMIC_RELAXED) >= 64;
+}
+
+void MediumHeap::drain_remote() {
+  void* p = __atomic_exchange_n(&remote_, nullptr, __ATOMIC_ACQUIRE);
+  __atomic_store_n(&remote_count_, 0, __ATOMIC_RELAXED);
+  while (p) {
+    void* next = next_of(p);
+    free_chunk(Chunk::of(p));
+    p = next;
+  }
+}
+
+void MediumHeap::trim() {
+  drain_remote();
+  Span* r = top_region_;
+  if (!r) return;
+  auto* c = reinterpret_cast<Chunk*>(r->base());
+  if (!c->in_use() && c->next()->sentinel()) {
+    bin_remove(reinterpret_cast<FreeChunk*>(c));
+    release_region(r);
+  }
+}
+
+}  // namespace mm

@@ -1,0 +1,73 @@
+// A medium heap: regions (spans from the page heap) carved into boundary-tag chunks
+// with exact 16-byte sizes, segregated free bins with a good fit, immediate
+// coalescing on free, in-place realloc, and a lock-free remote-free stack for chunks
+// freed by threads that do not own the heap. A region that becomes wholly free goes
+// back to the page heap (all but the newest, which stays as the heap's top).
+#pragma once
+#include "../common/common.h"
+#include "../common/lock.h"
+#include "../page/page_heap.h"
+#include "chunk.h"
+
+namespace mm {
+
+struct MediumHeapStats {
+  size_t region_bytes;  // bytes of regions held
+  size_t used_bytes;    // bytes of in-use chunks, headers included
+  size_t regions;
+};
+
+class MediumHeap {
+ public:
+  static constexpr size_t kNumBins = 192;
+  static constexpr size_t kRegionMin = 128 * 1024;  // a new heap's first region
+  static constexpr size_t kGrowMin = 64 * 1024;     // in-place growth step
+
+  void init(PageHeap* ph);
+
+  // All of these need lock() held.
+  void* alloc(size_t csize);  // nullptr when the page heap cannot grow
+  void free_chunk(Chunk* c);
+  bool resize_in_place(Chunk* c, size_t new_csize);
+  void drain_remote();
+  // Returns wholly free regions, the newest included (memory pressure).
+  void trim();
+  MediumHeapStats stats() const { return MediumHeapStats{region_bytes_, used_bytes_, regions_}; }
+
+  // Any thread, no lock: parks a chunk for the owner to free at its next lock.
+  // Returns true when the caller should try to drain (the stack grew long).
+  bool remote_push(Chunk* c);
+  bool has_remote() const { return __atomic_load_n(&remote_, __ATOMIC_RELAXED) != nullptr; }
+
+  Lock& lock() { return lock_; }
+
+  // Registry bookkeeping (heap_registry.cc).
+  MediumHeap* reg_next = nullptr;
+  uint32_t owners = 0;  // threads using this heap; 0 = orphan, freed into directly
+
+ private:
+  static size_t bin_of(size_t csize);
+  void bin_insert(FreeChunk* f);
+  void bin_remove(FreeChunk* f);
+  FreeChunk* find_fit(size_t csize);
+  void* carve(FreeChunk* f, size_t csize);
+  bool grow(size_t csize);
+  bool extend_region(Span* r, size_t csize);
+  bool new_region(size_t csize);
+  Chunk* coalesce(Chunk* c);
+  void release_region(Span* r);
+
+  Lock lock_;
+  PageHeap* ph_ = nullptr;
+  FreeChunk* bins_[kNumBins] = {};
+  uint64_t bitmap_[kNumBins / 64] = {};
+  Span regions_head_;
+  Span* top_region_ = nullptr;  // newest region: grown in place, never released idle
+  void* remote_ = nullptr;      // chunks freed by other threads, linked via payload
+  uint32_t remote_count_ = 0;
+  size_t region_bytes_ = 0;
+  size_t used_bytes_ = 0;
+  size_t regions_ = 0;
+};
+
+}  // namespace mm

@@ -1,0 +1,78 @@
+#include "os.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace mm::os {
+
+namespace {
+bool g_brk_broken = false;  // sbrk failed for a reason other than the limit
+size_t g_grown = 0;
+
+void* grow_brk(size_t bytes) {
+  uintptr_t cur = reinterpret_cast<uintptr_t>(sbrk(0));
+  if (cur == static_cast<uintptr_t>(-1)) return nullptr;
+  size_t pad = align_up(cur, kPageSize) - cur;  // only the first growth pads
+  void* r = sbrk(static_cast<intptr_t>(bytes + pad));
+  if (r == reinterpret_cast<void*>(-1)) return nullptr;
+  uintptr_t got = reinterpret_cast<uintptr_t>(r);
+  uintptr_t start = align_up(got, kPageSize);
+  if (start + bytes > got + bytes + pad) {
+    // Someone else moved the break between our two calls: take the shortfall too.
+    if (sbrk(static_cast<intptr_t>(start + bytes - (got + bytes + pad))) ==
+        reinterpret_cast<void*>(-1)) {
+      sbrk(-static_cast<intptr_t>(bytes + pad));
+      return nullptr;
+    }
+  }
+  return reinterpret_cast<void*>(start);
+}
+
+void* grow_mmap(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  if ((reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) == 0) return p;
+  // mmap gives 4 KiB alignment; we need 8 KiB. Map half a page more and trim.
+  munmap(p, bytes);
+  size_t over = bytes + kPageSize - 4096;
+  char* q = static_cast<char*>(
+      mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+  if (q == MAP_FAILED) return nullptr;
+  uintptr_t start = align_up(reinterpret_cast<uintptr_t>(q), kPageSize);
+  size_t head = start - reinterpret_cast<uintptr_t>(q);
+  if (head) munmap(q, head);
+  if (over - head > bytes) munmap(reinterpret_cast<char*>(start) + bytes, over - head - bytes);
+  return reinterpret_cast<void*>(start);
+}
+}  // namespace
+
+void* grow(size_t bytes) {
+  void* p = nullptr;
+  if (!g_brk_broken) {
+    p = grow_brk(bytes);
+  }
+  if (!p) {
+    p = grow_mmap(bytes);
+    // brk failed where mmap did not: the break is blocked by a mapping, not by the
+    // data limit (which charges both alike), so stop trying it.
+    if (p) g_brk_broken = true;
+  }
+  if (!p) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  g_grown += bytes;
+  return p;
+}
+
+void release(void* p, size_t bytes) { madvise(p, bytes, MADV_DONTNEED); }
+
+void* map(size_t bytes) {
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+size_t grown_bytes() { return g_grown; }
+
+}  // namespace mm::os

@@ -1,0 +1,25 @@
+// The os layer: address space from the kernel and back.
+//
+// Growth goes through sbrk in small steps so that the heap is one contiguous range
+// that RLIMIT_DATA charges exactly for what we use; mmap is the fallback when the
+// break cannot move. Nothing here ever reserves a large writable range.
+#pragma once
+#include "../common/common.h"
+
+namespace mm::os {
+
+// Returns `bytes` (a multiple of kPageSize) of fresh, zeroed, kPageSize-aligned memory,
+// or nullptr with errno ENOMEM. Caller serialises (the page heap lock).
+void* grow(size_t bytes);
+
+// Gives the physical pages back; the range stays mapped and reads as zero afterwards.
+// Never munmap: a lock-free list may still read a word of it.
+void release(void* p, size_t bytes);
+
+// Private anonymous memory for metadata, 4 KiB granular. nullptr on failure.
+void* map(size_t bytes);
+
+// Bytes obtained so far through grow() (sbrk and mmap together).
+size_t grown_bytes();
+
+}  // namespace mm::os

@@ -1,0 +1,261 @@
+#include "page_heap.h"
+
+#include <errno.h>
+
+#include "../os/os.h"
+
+namespace mm {
+
+namespace {
+void* os_grow(void*, size_t bytes) { return os::grow(bytes); }
+void os_release(void*, void* p, size_t bytes) { os::release(p, bytes); }
+constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_release, nullptr});
+}  // namespace
+
+PageHeap& page_heap() { return g_page_heap; }
+
+Span* PageHeap::new_span(uintptr_t start, size_t npages) {
+  Span* s = spans_.alloc();
+  if (!s) return nullptr;
+  s->start = start;
+  s->npages = npages;
+  return s;
+}
+
+void PageHeap::list_insert(Span* s) {
+  Span** head = list_for(s->npages);
+  s->prev = nullptr;
+  s->next = *head;
+  if (*head) (*head)->prev = s;
+  *head = s;
+  if (s->npages <= kMaxExact) nonempty_[s->npages / 64] |= uint64_t{1} << (s->npages % 64);
+  free_pages_ += s->npages;
+  if (!s->released) committed_free_pages_ += s->npages;
+  ++free_spans_;
+}
+
+void PageHeap::list_remove(Span* s) {
+  Span** head = list_for(s->npages);
+  if (s->prev)
+    s->prev->next = s->next;
+  else
+    *head = s->next;
+  if (s->next) s->next->prev = s->prev;
+  s->next = s->prev = nullptr;
+  if (s->npages <= kMaxExact && !*head)
+    nonempty_[s->npages / 64] &= ~(uint64_t{1} << (s->npages % 64));
+  free_pages_ -= s->npages;
+  if (!s->released) committed_free_pages_ -= s->npages;
+  --free_spans_;
+}
+
+Span* PageHeap::find_best(size_t npages) {
+  // Smallest exact list at or above npages: a bitmap scan.
+  for (size_t i = npages; i <= kMaxExact;) {
+    uint64_t word = nonempty_[i / 64] >> (i % 64);
+    if (word) return exact_[i + static_cast<size_t>(__builtin_ctzll(word))];
+    i = (i / 64 + 1) * 64;
+  }
+  // Large spans: best fit, lowest address among equals (keeps the heap compact).
+  Span* best = nullptr;
+  for (Span* s = large_; s; s = s->next) {
+    if (s->npages < npages) continue;
+    if (!best || s->npages < best->npages ||
+        (s->npages == best->npages && s->start < best->start))
+      best = s;
+  }
+  return best;
+}
+
+Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
+  list_remove(s);
+  Span* a = s;
+  if (s->npages > npages) {
+    // The low pages are handed out; the remainder keeps its struct and its
+    // pagemap entries, so only the npages handed out are rewritten.
+    a = new_span(s->start, npages);
+    if (!a) {
+      list_insert(s);
+      return nullptr;
+    }
+    a->released = s->released;
+    s->start += npages;
+    s->npages -= npages;
+    list_insert(s);
+  }
+  a->state = st;
+  a->cls = cls;
+  a->next = a->prev = nullptr;
+  pm_->set_range(a->start, a->npages, a, cls);
+  return a;
+}
+
+Span* PageHeap::merge(Span* a, Span* b) {
+  // Keep the struct of the longer span so that only the shorter one's pages are
+  // rewritten: coalescing costs O(min) pagemap stores.
+  Span* keep = a->npages >= b->npages ? a : b;
+  Span* gone = keep == a ? b : a;
+  keep->start = a->start;
+  keep->npages = a->npages + b->npages;
+  keep->released = a->released && b->released;
+  pm_->set_range(gone->start, gone->npages, keep, kClsNone);
+  spans_.free(gone);
+  return keep;
+}
+
+void PageHeap::insert_coalesced(Span* s) {
+  s->state = SpanState::kFree;
+  s->cls = kClsNone;
+  Span* left = pm_->span(s->start - 1);
+  if (left && left->state == SpanState::kFree && left->end_page() == s->start) {
+    list_remove(left);
+    s = merge(left, s);
+  }
+  Span* right = pm_->span(s->end_page());
+  if (right && right->state == SpanState::kFree && right->start == s->end_page()) {
+    list_remove(right);
+    s = merge(s, right);
+  }
+  list_insert(s);
+}
+
+bool PageHeap::grow(size_t npages) {
+  size_t want = npages > grow_step_ ? npages : grow_step_;
+  void* p = src_.grow(src_.ctx, want << kPageShift);
+  if (!p && want > npages) {
+    want = npages;  // near a limit: retry with exactly the need
+    p = src_.grow(src_.ctx, want << kPageShift);
+  }
+  if (!p) return false;
+  uintptr_t page = page_of(p);
+  Span* s = pm_->ensure(page, want) ? new_span(page, want) : nullptr;
+  if (!s) return false;  // metadata exhausted: the pages stay unused but are not ours
+  total_pages_ += want;
+  pm_->set_range(page, want, s, kClsNone);
+  insert_coalesced(s);  // contiguous growth merges with the top span here
+  return true;
+}
+
+Span* PageHeap::alloc_locked(size_t npages, SpanState st, uint8_t cls) {
+  Span* s = find_best(npages);
+  if (!s) {
+    if (!grow(npages)) return nullptr;
+    s = find_best(npages);
+    if (!s) return nullptr;
+  }
+  return carve(s, npages, st, cls);
+}
+
+Span* PageHeap::alloc(size_t npages, SpanState st, uint8_t cls) {
+  LockGuard g(lock_);
+  Span* s = alloc_locked(npages, st, cls);
+  if (!s) errno = ENOMEM;
+  return s;
+}
+
+Span* PageHeap::alloc_aligned(size_t npages, size_t align_pages, SpanState st, uint8_t cls) {
+  if (align_pages <= 1) return alloc(npages, st, cls);
+  LockGuard g(lock_);
+  Span* s = alloc_locked(npages + align_pages - 1, st, cls);
+  if (!s) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  size_t front = align_up(s->start, align_pages) - s->start;
+  if (front) {
+    Span* head = new_span(s->start, front);
+    if (!head) {
+      free_locked(s);
+      errno = ENOMEM;
+      return nullptr;
+    }
+    s->start += front;
+    s->npages -= front;
+    free_locked(head);
+  }
+  if (s->npages > npages) {
+    Span* tail = new_span(s->start + npages, s->npages - npages);
+    if (tail) {
+      s->npages = npages;
+      free_locked(tail);
+    }
+  }
+  return s;
+}
+
+void PageHeap::free_locked(Span* s) {
+  pm_->set_range(s->start, s->npages, s, kClsNone);
+  insert_coalesced(s);
+  if (committed_free_pages_ > release_threshold_) release_free(release_threshold_ / 2);
+}
+
+void PageHeap::free(Span* s) {
+  LockGuard g(lock_);
+  free_locked(s);
+}
+
+bool PageHeap::extend(Span* s, size_t new_npages) {
+  LockGuard g(lock_);
+  if (new_npages <= s->npages) return true;
+  size_t delta = new_npages - s->npages;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    Span* right = pm_->span(s->end_page());
+    bool right_free = right && right->state == SpanState::kFree && right->start == s->end_page();
+    if (right_free && right->npages >= delta) {
+      list_remove(right);
+      if (right->npages > delta) {
+        right->start += delta;
+        right->npages -= delta;
+        list_insert(right);
+      } else {
+        spans_.free(right);
+      }
+      s->npages = new_npages;
+      pm_->set_range(s->end_page() - delta, delta, s, s->cls);
+      return true;
+    }
+    // Only worth growing the heap when s (or the free span after it) is at the top:
+    // contiguous growth then lands right behind it.
+    if (attempt == 0) {
+      size_t have = right_free ? right->npages : 0;
+      uintptr_t after = s->end_page() + have;
+      if (pm_->span(after) != nullptr) return false;  // something of ours is there
+      if (!grow(delta - have)) return false;
+    }
+  }
+  return false;
+}
+
+void PageHeap::shrink(Span* s, size_t new_npages) {
+  if (new_npages >= s->npages) return;
+  LockGuard g(lock_);
+  Span* tail = new_span(s->start + new_npages, s->npages - new_npages);
+  if (!tail) return;  // keeping the pages is always correct
+  s->npages = new_npages;
+  free_locked(tail);
+}
+
+void PageHeap::release_free(size_t keep_pages) {
+  // Largest spans first: one madvise returns the most.
+  for (Span* s = large_; s && committed_free_pages_ > keep_pages; s = s->next) {
+    if (s->released) continue;
+    src_.release(src_.ctx, s->base(), s->bytes());
+    s->released = true;
+    committed_free_pages_ -= s->npages;
+  }
+  for (size_t i = kMaxExact; i > 0 && committed_free_pages_ > keep_pages; --i) {
+    for (Span* s = exact_[i]; s && committed_free_pages_ > keep_pages; s = s->next) {
+      if (s->released) continue;
+      src_.release(src_.ctx, s->base(), s->bytes());
+      s->released = true;
+      committed_free_pages_ -= s->npages;
+    }
+  }
+}
+
+PageHeapStats PageHeap::stats() {
+  LockGuard g(lock_);
+  return PageHeapStats{total_pages_, free_pages_, free_pages_ - committed_free_pages_, free_spans_};
+}
+
+}  // namespace mm

@@ -1,0 +1,85 @@
+// The page heap: spans of whole pages. Best fit over free spans by length, split on
+// allocation, coalescing with both neighbours on free, growth from the os layer that
+// extends the top span when the new memory is contiguous, and release of free pages
+// to the OS past a threshold.
+#pragma once
+#include "../common/common.h"
+#include "../common/lock.h"
+#include "../meta/meta.h"
+#include "pagemap.h"
+#include "span.h"
+
+namespace mm {
+
+// Where pages come from. The real one is the os layer; unit tests pass a fake.
+struct PageSource {
+  void* (*grow)(void* ctx, size_t bytes);  // kPageSize-aligned, or nullptr
+  void (*release)(void* ctx, void* p, size_t bytes);
+  void* ctx;
+};
+
+struct PageHeapStats {
+  size_t total_pages;     // ever obtained from the source
+  size_t free_pages;      // in free spans (committed or released)
+  size_t released_pages;  // free pages given back to the OS
+  size_t free_spans;
+};
+
+class PageHeap {
+ public:
+  static constexpr size_t kMaxExact = 128;  // free lists by exact length up to here
+
+  constexpr PageHeap(Pagemap* pm, PageSource src) : pm_(pm), src_(src) {}
+
+  // A span of exactly npages marked with state and class, or nullptr (errno ENOMEM)
+  // when the source cannot grow.
+  Span* alloc(size_t npages, SpanState st, uint8_t cls);
+  // Same, with the first page a multiple of align_pages (a power of two).
+  Span* alloc_aligned(size_t npages, size_t align_pages, SpanState st, uint8_t cls);
+  // Returns a span; it coalesces with free neighbours.
+  void free(Span* s);
+  // Grows s in place to new_npages, taking the free span on its right (growing the
+  // heap when s ends at the top). False if the neighbour is not free or too small.
+  bool extend(Span* s, size_t new_npages);
+  // Shrinks s in place; the tail goes back to the free lists.
+  void shrink(Span* s, size_t new_npages);
+  // Gives free committed pages back to the OS until at most keep_pages remain.
+  void release_free(size_t keep_pages);
+
+  void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
+  void set_release_threshold(size_t pages) { release_threshold_ = pages; }
+  PageHeapStats stats();
+  Lock& lock() { return lock_; }
+  Pagemap* pagemap() const { return pm_; }
+
+ private:
+  Span** list_for(size_t npages) { return npages <= kMaxExact ? &exact_[npages] : &large_; }
+  void list_insert(Span* s);
+  void list_remove(Span* s);
+  Span* find_best(size_t npages);
+  Span* carve(Span* s, size_t npages, SpanState st, uint8_t cls);
+  bool grow(size_t npages);
+  Span* merge(Span* a, Span* b);  // a immediately left of b, both free and unlisted
+  void insert_coalesced(Span* s);
+  Span* alloc_locked(size_t npages, SpanState st, uint8_t cls);
+  void free_locked(Span* s);
+  Span* new_span(uintptr_t start, size_t npages);
+
+  Pagemap* pm_;
+  PageSource src_;
+  Lock lock_;
+  MetaPool<Span> spans_;
+  Span* exact_[kMaxExact + 1] = {};
+  Span* large_ = nullptr;
+  uint64_t nonempty_[(kMaxExact + 64) / 64] = {};
+  size_t grow_step_ = 16;             // pages: 128 KiB, like glibc's top pad
+  size_t release_threshold_ = 2048;   // pages: 16 MiB of committed free pages
+  size_t total_pages_ = 0;
+  size_t free_pages_ = 0;
+  size_t committed_free_pages_ = 0;
+  size_t free_spans_ = 0;
+};
+
+PageHeap& page_heap();
+
+}  // namespace mm

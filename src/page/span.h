@@ -1,0 +1,64 @@
+// A span: a run of whole pages, the unit the page heap hands out.
+#pragma once
+#include "../common/common.h"
+
+namespace mm {
+
+class MediumHeap;
+
+enum class SpanState : uint8_t {
+  kFree = 0,    // in the page heap's free lists
+  kSmall = 1,   // a slab of one size class
+  kMedium = 2,  // a region of a medium heap
+  kLarge = 3,   // one large block
+};
+
+// Size-class byte kept in the pagemap for the free fast path. 1..kNumSmallClasses
+// are slab classes; these mark the other span kinds.
+constexpr uint8_t kClsNone = 0;
+constexpr uint8_t kClsMedium = 0xfe;
+constexpr uint8_t kClsLarge = 0xff;
+
+struct Span {
+  uintptr_t start = 0;  // first page number
+  size_t npages = 0;
+  Span* next = nullptr;  // page heap free list, central free list, or heap's region list
+  Span* prev = nullptr;
+  SpanState state = SpanState::kFree;
+  uint8_t cls = kClsNone;
+  bool released = false;  // free pages given back with madvise (page heap only)
+  bool in_list = false;   // linked into a central free list (small only)
+
+  // Small slabs.
+  uint32_t allocated = 0;  // objects out of this span
+  uint32_t capacity = 0;
+  void* freelist = nullptr;    // objects that came back
+  char* bump = nullptr;        // next never-carved object
+
+  // Medium regions.
+  MediumHeap* heap = nullptr;
+
+  // Large blocks: the bytes asked for (malloc_usable_size reports the span).
+  size_t large_size = 0;
+
+  char* base() const { return static_cast<char*>(page_addr(start)); }
+  size_t bytes() const { return npages << kPageShift; }
+  uintptr_t end_page() const { return start + npages; }
+};
+
+// Intrusive circular list with a dummy head, used for spans everywhere.
+MM_INLINE void span_list_init(Span* head) { head->next = head->prev = head; }
+MM_INLINE bool span_list_empty(const Span* head) { return head->next == head; }
+MM_INLINE void span_list_remove(Span* s) {
+  s->prev->next = s->next;
+  s->next->prev = s->prev;
+  s->next = s->prev = nullptr;
+}
+MM_INLINE void span_list_push(Span* head, Span* s) {
+  s->next = head->next;
+  s->prev = head;
+  head->next->prev = s;
+  head->next = s;
+}
+
+}  // namespace mm

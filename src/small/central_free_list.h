@@ -1,0 +1,40 @@
+// The central free list of one size class: slabs (spans carved into equal objects,
+// no per-object header) that have free objects, under one lock per class. A slab
+// whose objects have all come back returns to the page heap, where it coalesces.
+#pragma once
+#include "../common/common.h"
+#include "../common/lock.h"
+#include "../page/page_heap.h"
+#include "size_class.h"
+
+namespace mm {
+
+class CentralFreeList {
+ public:
+  constexpr CentralFreeList() = default;
+  void init(uint32_t cls, PageHeap* ph);
+
+  // Up to n objects chained through their first word, last link null. Returns the
+  // count taken; 0 only when the page heap cannot grow.
+  int remove_range(void** head, int n);
+  // Takes back a chain of n objects (any slabs of this class).
+  void insert_range(void* head, int n);
+
+  size_t free_objects();  // objects sitting in slabs of this list
+  size_t slabs() const { return slabs_; }
+  Lock& lock() { return lock_; }
+
+ private:
+  Span* new_slab();
+  void* pop_object(Span* s);
+
+  Lock lock_;
+  PageHeap* ph_ = nullptr;
+  Span nonempty_;  // dummy head of slabs that have free objects
+  uint32_t cls_ = 0;
+  uint32_t size_ = 0;
+  size_t slabs_ = 0;      // slabs out of the page heap
+  size_t allocated_ = 0;  // objects out of those slabs
+};
+
+}  // namespace mm

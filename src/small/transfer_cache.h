@@ -1,0 +1,35 @@
+// The transfer cache: per size class, a lock-free Treiber stack of whole batches
+// between thread caches and the central free list.
+//
+// A batch is `batch` objects chained through their first word (the last one's is
+// null); the head object's second word links to the next batch. Every class is at
+// least 16 bytes, so both words exist. ABA is prevented by the {pointer, tag} CAS:
+// a pop that read a stale head->second-word fails because the tag moved on. That
+// stale read may touch an object already handed to a user; it is harmless because
+// slab memory is never unmapped (the page heap only madvises).
+#pragma once
+#include "../common/common.h"
+#include "dwcas.h"
+
+namespace mm {
+
+class TransferCache {
+ public:
+  static constexpr uint32_t kDefaultCapacity = 16;  // batches
+
+  // False when full: the caller goes to the central free list instead.
+  bool push(void* batch_head);
+  // A batch head, or nullptr when empty.
+  void* pop();
+  uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
+  void set_capacity(uint32_t c) { capacity_ = c; }
+
+ private:
+  TaggedPtr top_{nullptr, 0};
+  uint32_t count_ = 0;
+  uint32_t capacity_ = kDefaultCapacity;
+};
+
+MM_INLINE void*& batch_link(void* head) { return static_cast<void**>(head)[1]; }
+
+}  // namespace mm

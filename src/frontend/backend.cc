@@ -109,7 +109,7 @@ Chunk* medium_chunk(void* p, Span* s, const char* func) {
       reinterpret_cast<char*>(c) < s->base())
     fatal(func, "invalid pointer", p);
   if (MM_LIKELY(c->valid_used())) return c;
-  if (c->valid_free() || (c->head & kMagicMask) == kMagicCached) fatal(func, "double free of", p);
+  if (c->valid_free() || (c->head() & kMagicMask) == kMagicCached) fatal(func, "double free of", p);
   fatal(func, "invalid pointer", p);
 }
 

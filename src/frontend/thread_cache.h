@@ -40,14 +40,8 @@ void dealloc_slow(void* p, uint8_t cls);
 // chunk's payload may exceed its bin's size by less than a minimum chunk, so only
 // the magic changes, never the size.)
 constexpr uint64_t kMagicCached = uint64_t{0x6363} << kMagicShift;  // "cc"
-MM_INLINE void chunk_mark_used(void* p) {
-  Chunk* c = Chunk::of(p);
-  c->head = (c->head & ~kMagicMask) | kMagicUsed;
-}
-MM_INLINE void chunk_mark_cached(void* p) {
-  Chunk* c = Chunk::of(p);
-  c->head = (c->head & ~kMagicMask) | kMagicCached;
-}
+MM_INLINE void chunk_mark_used(void* p) { Chunk::of(p)->set_magic(kMagicUsed); }
+MM_INLINE void chunk_mark_cached(void* p) { Chunk::of(p)->set_magic(kMagicCached); }
 
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;

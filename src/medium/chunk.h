@@ -23,17 +23,24 @@ constexpr size_t kChunkHeader = 16;
 constexpr size_t kMinChunk = 32;  // header + two free-list links
 
 struct Chunk {
-  uint64_t prev_size;
-  uint64_t head;
+  uint64_t prev_size;  // written under the heap lock only
+  // The header word of an in-use chunk is also rewritten outside the heap lock when
+  // a thread cache takes or parks it (the magic changes, never the size or the
+  // in-use bit), while the owner may read it to coalesce a neighbour: so every access
+  // is a relaxed atomic, a plain mov on x86-64.
+  uint64_t head_;
 
-  size_t size() const { return head & ~(kMagicMask | kChunkFlagMask); }
-  bool in_use() const { return head & kChunkInUse; }
-  bool sentinel() const { return head & kChunkSentinel; }
-  bool valid_used() const { return (head & (kMagicMask | kChunkInUse | kChunkSentinel)) == (kMagicUsed | kChunkInUse); }
-  bool valid_free() const { return (head & (kMagicMask | kChunkInUse)) == kMagicFree; }
-  void set_used(size_t sz) { head = sz | kMagicUsed | kChunkInUse; }
-  void set_free(size_t sz) { head = sz | kMagicFree; }
-  void set_sentinel() { head = kChunkHeader | kMagicUsed | kChunkInUse | kChunkSentinel; }
+  uint64_t head() const { return __atomic_load_n(&head_, __ATOMIC_RELAXED); }
+  void set_head(uint64_t h) { __atomic_store_n(&head_, h, __ATOMIC_RELAXED); }
+  size_t size() const { return head() & ~(kMagicMask | kChunkFlagMask); }
+  bool in_use() const { return head() & kChunkInUse; }
+  bool sentinel() const { return head() & kChunkSentinel; }
+  bool valid_used() const { return (head() & (kMagicMask | kChunkInUse | kChunkSentinel)) == (kMagicUsed | kChunkInUse); }
+  bool valid_free() const { return (head() & (kMagicMask | kChunkInUse)) == kMagicFree; }
+  void set_used(size_t sz) { set_head(sz | kMagicUsed | kChunkInUse); }
+  void set_free(size_t sz) { set_head(sz | kMagicFree); }
+  void set_sentinel() { set_head(kChunkHeader | kMagicUsed | kChunkInUse | kChunkSentinel); }
+  void set_magic(uint64_t magic) { set_head((head() & ~kMagicMask) | magic); }
   Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
   Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }
   void* payload() { return reinterpret_cast<char*>(this) + kChunkHeader; }

@@ -78,7 +78,7 @@ void* MediumHeap::carve(FreeChunk* f, size_t csize) {
 }
 
 void* MediumHeap::alloc(size_t csize) {
-  if (MM_UNLIKELY(remote_ != nullptr)) drain_remote();
+  if (MM_UNLIKELY(has_remote())) drain_remote();
   FreeChunk* f = find_fit(csize);
   if (!f) {
     if (!grow(csize)) return nullptr;

@@ -120,19 +120,31 @@ void PageHeap::insert_coalesced(Span* s) {
 }
 
 bool PageHeap::grow(size_t npages) {
-  size_t want = npages > grow_step_ ? npages : grow_step_;
+  // When the top span is free and the OS extends the heap contiguously, only the
+  // shortfall is needed: the new pages merge with the top span.
+  size_t have = 0;
+  if (top_end_) {
+    Span* top = pm_->span(top_end_ - 1);
+    if (top && top->state == SpanState::kFree && top->end_page() == top_end_) have = top->npages;
+  }
+  size_t need = npages > have ? npages - have : npages;
+  size_t want = need > grow_step_ ? need : grow_step_;
   void* p = src_.grow(src_.ctx, want << kPageShift);
-  if (!p && want > npages) {
-    want = npages;  // near a limit: retry with exactly the need
+  if (!p && want > need) {
+    want = need;  // near a limit: retry with exactly the need
     p = src_.grow(src_.ctx, want << kPageShift);
   }
   if (!p) return false;
   uintptr_t page = page_of(p);
   Span* s = pm_->ensure(page, want) ? new_span(page, want) : nullptr;
   if (!s) return false;  // metadata exhausted: the pages stay unused but are not ours
+  bool contiguous = page == top_end_;
+  top_end_ = page + want;
   total_pages_ += want;
   pm_->set_range(page, want, s, kClsNone);
   insert_coalesced(s);  // contiguous growth merges with the top span here
+  // Not contiguous after all (another sbrk user, or mmap): grow by the whole need.
+  if (!contiguous && want < npages) return grow(npages);
   return true;
 }
 
@@ -218,9 +230,8 @@ bool PageHeap::extend(Span* s, size_t new_npages) {
     // contiguous growth then lands right behind it.
     if (attempt == 0) {
       size_t have = right_free ? right->npages : 0;
-      uintptr_t after = s->end_page() + have;
-      if (pm_->span(after) != nullptr) return false;  // something of ours is there
-      if (!grow(delta - have)) return false;
+      if (s->end_page() + have != top_end_) return false;  // not at the top
+      if (!grow(delta)) return false;  // grow() counts the free top span itself
     }
   }
   return false;

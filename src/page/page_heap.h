@@ -75,6 +75,7 @@ class PageHeap {
   size_t grow_step_ = 16;             // pages: 128 KiB, like glibc's top pad
   size_t release_threshold_ = 2048;   // pages: 16 MiB of committed free pages
   size_t total_pages_ = 0;
+  uintptr_t top_end_ = 0;  // page after the last growth from the source
   size_t free_pages_ = 0;
   size_t committed_free_pages_ = 0;
   size_t free_spans_ = 0;

@@ -8,7 +8,7 @@
 #pragma once
 #include "../common/common.h"
 
-#if defined(MYMALLOC_TSAN)
+#if defined(MYMALLOC_SANITIZER_BUILD)
 namespace mm {
 struct alignas(16) TaggedPtr {
   void* ptr;

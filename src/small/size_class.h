@@ -23,7 +23,7 @@ struct ClassInfo {
   uint32_t batch;    // objects moved between thread cache and back end at once
 };
 
-// At least 64 objects per slab, so a slab refills two batches; at most 0.4% of a
+// At least 64 objects per slab, so a slab refills two batches; under 1% of a
 // slab is tail waste for any class (checked in tests/test_size_class.cc).
 constexpr ClassInfo make_class_info(uint32_t bin) {
   if (bin == 0) return ClassInfo{0, 0, 0, 0};

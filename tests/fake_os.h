@@ -1,0 +1,36 @@
+// A fake os layer for page-heap tests: pages from one arena, handed out in order
+// (contiguous growth) unless a gap is requested, with an optional limit.
+#pragma once
+#include <stdlib.h>
+#include <string.h>
+
+#include <vector>
+
+#include "page/page_heap.h"
+
+struct FakeOs {
+  static constexpr size_t kArena = 64 << 20;
+  char* arena = static_cast<char*>(aligned_alloc(mm::kPageSize, kArena));
+  size_t used = 0;
+  size_t limit = kArena;      // bytes the fake OS will give in total
+  size_t gap_next = 0;        // bytes to skip before the next grow (non-contiguous)
+  size_t grow_calls = 0;
+  std::vector<std::pair<void*, size_t>> released;
+
+  ~FakeOs() { free(arena); }
+
+  static void* grow(void* ctx, size_t bytes) {
+    auto* f = static_cast<FakeOs*>(ctx);
+    ++f->grow_calls;
+    size_t start = f->used + f->gap_next;
+    if (start + bytes > f->limit) return nullptr;
+    f->gap_next = 0;
+    f->used = start + bytes;
+    return f->arena + start;
+  }
+  static void release(void* ctx, void* p, size_t bytes) {
+    static_cast<FakeOs*>(ctx)->released.emplace_back(p, bytes);
+  }
+  mm::PageSource source() { return mm::PageSource{grow, release, this}; }
+  uintptr_t first_page() const { return mm::page_of(arena); }
+};

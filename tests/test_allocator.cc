@@ -1,0 +1,225 @@
+// The whole allocator through its internal entry points (mm::alloc and friends),
+// inside an ordinary process: glibc's malloc stays the process's malloc.
+#include <doctest/doctest.h>
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+
+#include <atomic>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "frontend/allocator.h"
+
+using namespace mm;
+
+namespace {
+#if defined(MYMALLOC_SANITIZER_BUILD)
+constexpr int kScale = 8;  // sanitizers run the same tests with less work
+#else
+constexpr int kScale = 1;
+#endif
+
+void fill(void* p, size_t n, unsigned seed) {
+  auto* c = static_cast<unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i) c[i] = static_cast<unsigned char>(seed + i * 31);
+}
+bool check(const void* p, size_t n, unsigned seed) {
+  auto* c = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; ++i)
+    if (c[i] != static_cast<unsigned char>(seed + i * 31)) return false;
+  return true;
+}
+size_t random_size(std::mt19937& rng) {
+  switch (rng() % 8) {
+    case 0: return rng() % 4;
+    case 1: case 2: case 3: return rng() % 256 + 1;
+    case 4: case 5: return rng() % 1024 + 1;
+    case 6: return rng() % (128 * 1024) + 1;
+    default: return rng() % (1 << 20) + 1;
+  }
+}
+}  // namespace
+
+TEST_CASE("allocator: every tier, aligned to 16, usable size at least the request") {
+  std::mt19937 rng(1);
+  struct Block {
+    void* p;
+    size_t n;
+    unsigned seed;
+  };
+  std::vector<Block> live;
+  for (unsigned i = 0; i < 20000 / kScale; ++i) {
+    size_t n = random_size(rng);
+    void* p = alloc(n);
+    REQUIRE(p);
+    CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0);
+    CHECK(usable_size(p) >= n);
+    fill(p, n, i);
+    live.push_back({p, n, i});
+    if (rng() % 3 == 0) {
+      size_t k = rng() % live.size();
+      REQUIRE(check(live[k].p, live[k].n, live[k].seed));
+      dealloc(live[k].p);
+      live[k] = live.back();
+      live.pop_back();
+    }
+  }
+  for (auto& b : live) {
+    REQUIRE(check(b.p, b.n, b.seed));
+    dealloc(b.p);
+  }
+}
+
+TEST_CASE("allocator: malloc(0) is unique, free(NULL) is fine, overflow is ENOMEM") {
+  void* a = alloc(0);
+  void* b = alloc(0);
+  CHECK(a);
+  CHECK(b);
+  CHECK(a != b);
+  dealloc(a);
+  dealloc(b);
+  dealloc(nullptr);
+  errno = 0;
+  CHECK(alloc(SIZE_MAX) == nullptr);
+  CHECK(errno == ENOMEM);
+  errno = 0;
+  CHECK(alloc_zeroed(SIZE_MAX / 2, 3) == nullptr);
+  CHECK(errno == ENOMEM);
+  errno = 0;
+  CHECK(alloc(size_t{PTRDIFF_MAX} + 1) == nullptr);
+  CHECK(errno == ENOMEM);
+}
+
+TEST_CASE("allocator: calloc zeroes reused memory") {
+  for (int round = 0; round < 3; ++round) {
+    std::vector<void*> v;
+    for (size_t n : {24, 200, 700, 5000, 100000, 300000}) {
+      void* p = alloc(n);
+      memset(p, 0xff, n);
+      v.push_back(p);
+    }
+    for (void* p : v) dealloc(p);
+    for (size_t n : {24, 200, 700, 5000, 100000, 300000}) {
+      auto* p = static_cast<unsigned char*>(alloc_zeroed(1, n));
+      REQUIRE(p);
+      for (size_t i = 0; i < n; ++i) REQUIRE(p[i] == 0);
+      dealloc(p);
+    }
+  }
+}
+
+TEST_CASE("allocator: realloc keeps contents across every tier change") {
+  size_t sizes[] = {1, 17, 256, 257, 1000, 1025, 4000, 70000, 131072, 131073, 500000, 3 << 20, 100, 8};
+  void* p = alloc(1);
+  size_t have = 1;
+  fill(p, 1, 9);
+  for (size_t n : sizes) {
+    void* q = realloc_block(p, n);
+    REQUIRE(q);
+    CHECK(check(q, have < n ? have : n, 9));
+    fill(q, n, 9);
+    p = q;
+    have = n;
+  }
+  CHECK(realloc_block(p, 0) == nullptr);  // frees, like glibc
+}
+
+TEST_CASE("allocator: large realloc grows in place when the next pages are free") {
+  void* p = alloc(200000);
+  void* q = realloc_block(p, 400000);
+  void* r = realloc_block(q, 300000);
+  CHECK(r == q);  // shrinking never moves
+  dealloc(r);
+}
+
+TEST_CASE("allocator: aligned allocation up to 2 MiB") {
+  for (size_t align = 16; align <= (size_t{2} << 20); align <<= 1) {
+    for (size_t n : {1, 100, 5000, 300000}) {
+      void* p = alloc_aligned(align, n);
+      REQUIRE(p);
+      CHECK(reinterpret_cast<uintptr_t>(p) % align == 0);
+      CHECK(usable_size(p) >= n);
+      memset(p, 1, n);
+      dealloc(p);
+    }
+  }
+}
+
+TEST_CASE("allocator: cross-thread frees with contents checked, all tiers") {
+  constexpr int kThreads = 4, kPer = 20000 / kScale;
+  struct Slot {
+    std::atomic<void*> p{nullptr};
+    size_t n = 0;
+  };
+  static Slot slots[kThreads][256];
+  std::atomic<int> bad{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      std::mt19937 rng(t);
+      for (int i = 0; i < kPer; ++i) {
+        // Free a block another thread made, after checking it.
+        Slot& victim = slots[(t + 1) % kThreads][rng() % 256];
+        void* old = victim.p.exchange(nullptr);
+        if (old) {
+          size_t n = reinterpret_cast<size_t*>(old)[0];
+          if (!check(static_cast<char*>(old) + 8, n - 8, static_cast<unsigned>(n))) bad++;
+          dealloc(old);
+        }
+        size_t n = random_size(rng) % 20000 + 8;
+        void* p = alloc(n);
+        reinterpret_cast<size_t*>(p)[0] = n;
+        fill(static_cast<char*>(p) + 8, n - 8, static_cast<unsigned>(n));
+        Slot& mine = slots[t][rng() % 256];
+        void* prev = mine.p.exchange(p);
+        if (prev) dealloc(prev);
+      }
+    });
+  for (auto& th : ts) th.join();
+  for (auto& row : slots)
+    for (auto& s : row)
+      if (void* p = s.p.exchange(nullptr)) dealloc(p);
+  CHECK(bad == 0);
+}
+
+namespace {
+pthread_key_t g_late_key;
+std::atomic<int> g_late_ok{0};
+void late_destructor(void*) {
+  // Runs after the allocator's own key destructor (keys run in creation order):
+  // the thread cache is gone, allocation must still work.
+  void* p = alloc(100);
+  void* q = alloc(3000);
+  memset(p, 1, 100);
+  memset(q, 2, 3000);
+  dealloc(p);
+  dealloc(q);
+  g_late_ok++;
+}
+}  // namespace
+
+TEST_CASE("allocator: thread churn, free-only threads, allocation after the cache is flushed") {
+  void* warm = alloc(8);  // sets up the allocator's key before ours
+  dealloc(warm);
+  REQUIRE(pthread_key_create(&g_late_key, late_destructor) == 0);
+  std::vector<void*> made;
+  for (int i = 0; i < 64; ++i) made.push_back(alloc(48 + i * 20));
+  std::thread freer([&] {
+    for (void* p : made) dealloc(p);  // this thread never allocates
+  });
+  freer.join();
+  for (int round = 0; round < 50 / kScale; ++round) {
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 20; ++t)
+      ts.emplace_back([] {
+        pthread_setspecific(g_late_key, reinterpret_cast<void*>(1));
+        std::vector<void*> v;
+        for (int i = 0; i < 100; ++i) v.push_back(alloc(static_cast<size_t>(i) * 37 % 2000 + 1));
+        for (void* p : v) dealloc(p);
+      });
+    for (auto& th : ts) th.join();
+  }
+  CHECK(g_late_ok == 50 / kScale * 20);
+}

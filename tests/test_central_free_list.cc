@@ -1,0 +1,79 @@
+#include <doctest/doctest.h>
+
+#include <set>
+#include <vector>
+
+#include "fake_os.h"
+#include "small/central_free_list.h"
+
+using namespace mm;
+
+namespace {
+std::vector<void*> chain_to_vector(void* head) {
+  std::vector<void*> v;
+  for (void* p = head; p; p = next_of(p)) v.push_back(p);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("central free list: batches of distinct objects from one slab, returned slabs go home") {
+  FakeOs os;
+  static Pagemap pm;
+  PageHeap ph(&pm, os.source());
+  ph.set_grow_step(1);
+  CentralFreeList cfl;
+  const uint32_t cls = 3;  // 48-byte objects
+  cfl.init(cls, &ph);
+  const ClassInfo& ci = class_info(cls);
+
+  void* head = nullptr;
+  REQUIRE(cfl.remove_range(&head, 32) == 32);
+  auto objs = chain_to_vector(head);
+  REQUIRE(objs.size() == 32);
+  std::set<void*> uniq(objs.begin(), objs.end());
+  CHECK(uniq.size() == 32);
+  Span* slab = pm.span_of(objs[0]);
+  for (void* p : objs) {
+    CHECK(pm.span_of(p) == slab);
+    CHECK((reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->base())) % ci.size == 0);
+    CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0);
+    CHECK(pm.cls(page_of(p)) == cls);
+  }
+  CHECK(cfl.slabs() == 1);
+  CHECK(cfl.free_objects() == ci.objects - 32);
+
+  // Drain more than one slab's worth.
+  std::vector<void*> all = objs;
+  while (all.size() < ci.objects + 10) {
+    void* h = nullptr;
+    int n = cfl.remove_range(&h, 32);
+    REQUIRE(n > 0);
+    auto more = chain_to_vector(h);
+    all.insert(all.end(), more.begin(), more.end());
+  }
+  CHECK(cfl.slabs() == 2);
+
+  // Give everything back in two chains: both slabs return to the page heap.
+  size_t half = all.size() / 2;
+  for (size_t i = 0; i + 1 < half; ++i) next_of(all[i]) = all[i + 1];
+  next_of(all[half - 1]) = nullptr;
+  for (size_t i = half; i + 1 < all.size(); ++i) next_of(all[i]) = all[i + 1];
+  next_of(all.back()) = nullptr;
+  cfl.insert_range(all[0], static_cast<int>(half));
+  cfl.insert_range(all[half], static_cast<int>(all.size() - half));
+  CHECK(cfl.slabs() == 0);
+  PageHeapStats st = ph.stats();
+  CHECK(st.free_pages == st.total_pages);
+  CHECK(st.free_spans == 1);  // and they coalesced
+}
+
+TEST_CASE("central free list: reports exhaustion as zero objects") {
+  FakeOs os;
+  static Pagemap pm;
+  os.limit = 0;
+  PageHeap ph(&pm, os.source());
+  CentralFreeList cfl;
+  cfl.init(1, &ph);
+  void* head = nullptr;
+  CHECK(cfl.remove_range(&head, 32) == 0);
+}

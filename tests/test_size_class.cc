@@ -1,0 +1,35 @@
+#include <doctest/doctest.h>
+
+#include "small/size_class.h"
+
+using namespace mm;
+
+TEST_CASE("size classes: every request maps to a class that holds it, 16-byte sizes") {
+  for (size_t n = 1; n <= kCachedMax; ++n) {
+    uint32_t b = bin_index(n);
+    REQUIRE(b >= 1);
+    REQUIRE(b < kNumBins);
+    CHECK(bin_size(b) >= n);
+    CHECK(bin_size(b) - n < 16);
+    CHECK(bin_size(b) % 16 == 0);
+  }
+  CHECK(bin_index(0) == 0);
+  CHECK(is_small_class(bin_index(kSmallMax)));
+  CHECK_FALSE(is_small_class(bin_index(kSmallMax + 1)));
+}
+
+TEST_CASE("size classes: slabs hold at least 64 objects and waste under 1%") {
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+    const ClassInfo& ci = class_info(c);
+    CHECK(ci.size == c * 16);
+    CHECK(ci.objects >= 64);
+    size_t slab = ci.pages * kPageSize;
+    CHECK(ci.objects * ci.size <= slab);
+    CHECK((slab - ci.objects * ci.size) * 100 < slab);
+    CHECK(ci.batch == 32);
+  }
+  for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
+    CHECK(class_info(b).batch >= 2);
+    CHECK(class_info(b).batch <= 16);
+  }
+}

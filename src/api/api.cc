@@ -19,11 +19,7 @@ size_t sys_page() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 }  // namespace
 
 MM_EXPORT void* malloc(size_t n) { return mm::alloc(n); }
-MM_EXPORT void free(void* p) {
-  int saved = errno;  // free preserves errno
-  mm::dealloc(p);
-  errno = saved;
-}
+MM_EXPORT void free(void* p) { mm::dealloc(p); }  // errno: see dealloc_slow
 MM_EXPORT void cfree(void* p) { free(p); }
 MM_EXPORT void* calloc(size_t count, size_t size) { return mm::alloc_zeroed(count, size); }
 MM_EXPORT void* realloc(void* p, size_t n) { return mm::realloc_block(p, n); }

@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <errno.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,9 @@
 #include "lock.h"
 
 namespace mm {
+
+ErrnoKeeper::ErrnoKeeper() : saved_(errno) {}
+ErrnoKeeper::~ErrnoKeeper() { errno = saved_; }
 
 void write_err(const char* s) {
   size_t n = strlen(s);
@@ -54,6 +58,7 @@ static long futex(uint32_t* addr, int op, uint32_t val) {
 }
 
 void Lock::lock_slow() {
+  ErrnoKeeper keep;
   // Spin briefly: critical sections are a few hundred instructions at most.
   for (int i = 0; i < 64; ++i) {
     uint32_t expected = 0;
@@ -67,6 +72,9 @@ void Lock::lock_slow() {
     futex(&state_, FUTEX_WAIT_PRIVATE, 2);
 }
 
-void Lock::wake() { futex(&state_, FUTEX_WAKE_PRIVATE, 1); }
+void Lock::wake() {
+  ErrnoKeeper keep;
+  futex(&state_, FUTEX_WAKE_PRIVATE, 1);
+}
 
 }  // namespace mm

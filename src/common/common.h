@@ -28,6 +28,17 @@ MM_INLINE void* page_addr(uintptr_t page) { return reinterpret_cast<void*>(page 
 // Intrusive singly linked object lists: the first word of a free object is the link.
 MM_INLINE void*& next_of(void* obj) { return *static_cast<void**>(obj); }
 
+// free() preserves errno (POSIX 2024), so the few system calls a free can reach
+// (futex waits, madvise) keep it as it was.
+class ErrnoKeeper {
+ public:
+  ErrnoKeeper();
+  ~ErrnoKeeper();
+
+ private:
+  int saved_;
+};
+
 // Diagnostics go to fd 2 with write(2), never through stdio (which may allocate).
 void write_err(const char* s);
 void write_err_num(uint64_t v, int base = 10);

@@ -37,7 +37,12 @@ void init_slow() {
   if (g_inited) return;
   config_load();
   page_heap().set_release_threshold(g_config.release_threshold >> kPageShift);
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) g_central[c].init(c, &page_heap());
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+    g_central[c].init(c, &page_heap());
+    // Whole batches circulate here without a lock; bound each class by bytes.
+    const ClassInfo& ci = class_info(c);
+    g_transfer[c].set_capacity(static_cast<uint32_t>(TransferCache::kCapacityBytes / (ci.batch * ci.size)));
+  }
   uint32_t cpus = cpu_count();
   uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
   heap_registry().set_cap(cap < 8 && !g_config.max_heaps ? 8 : cap);

@@ -22,10 +22,11 @@ ThreadCache* g_tc_head = nullptr;
 pthread_key_t g_tc_key;
 bool g_tc_key_ok = false;
 
-// Small bins may hold many objects (the budget bounds bytes); medium bins only two
-// batches, so that cached chunks rarely stand between free neighbours.
+// Small bins may hold many objects (tcmalloc's 8192; the byte budget bounds the
+// total); medium bins only two batches, so that cached chunks rarely stand between
+// free neighbours.
 MM_INLINE uint32_t bin_cap(uint32_t bin) {
-  return is_small_class(bin) ? 1024 : 2 * class_info(bin).batch;
+  return is_small_class(bin) ? 8192 : 2 * class_info(bin).batch;
 }
 
 void tc_register(ThreadCache* tc) {

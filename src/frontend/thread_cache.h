@@ -67,18 +67,38 @@ MM_INLINE void* alloc_fast(size_t n) {
   return alloc_slow(n);
 }
 
+MM_INLINE bool bin_push(Bin& b, void* p) {
+  // b.head == p is an immediate double free: the slow path reports it.
+  if (MM_LIKELY(b.count < b.max && b.head != p)) {
+    next_of(p) = b.head;
+    b.head = p;
+    ++b.count;
+    return true;
+  }
+  return false;
+}
+
+// A medium chunk of 257..1024 payload bytes whose header is a valid in-use one goes
+// into its bin, marked as cached; anything else takes the slow path.
+MM_INLINE bool dealloc_medium_fast(void* p) {
+  Chunk* c = Chunk::of(p);
+  uint64_t head = c->head();
+  size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
+  if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (kMagicUsed | kChunkInUse) ||
+      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax)
+    return false;
+  if (!bin_push(t_cache.bins[bin_index(payload)], p)) return false;
+  c->set_head((head & ~kMagicMask) | kMagicCached);
+  return true;
+}
+
 MM_INLINE void dealloc_fast(void* p) {
   // free(NULL) reads class 0 from the shared empty pagemap leaf and goes slow.
   uint8_t cls = g_pagemap.cls(page_of(p));
   if (MM_LIKELY(is_small_class(cls))) {
-    Bin& b = t_cache.bins[cls];
-    // b.head == p is an immediate double free: the slow path reports it.
-    if (MM_LIKELY(b.count < b.max && b.head != p)) {
-      next_of(p) = b.head;
-      b.head = p;
-      ++b.count;
-      return;
-    }
+    if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
+  } else if (cls == kClsMedium && dealloc_medium_fast(p)) {
+    return;
   }
   dealloc_slow(p, cls);
 }

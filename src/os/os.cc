@@ -66,7 +66,10 @@ void* grow(size_t bytes) {
   return p;
 }
 
-void release(void* p, size_t bytes) { madvise(p, bytes, MADV_DONTNEED); }
+void release(void* p, size_t bytes) {
+  ErrnoKeeper keep;
+  madvise(p, bytes, MADV_DONTNEED);
+}
 
 void* map(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

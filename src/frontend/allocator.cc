@@ -84,6 +84,11 @@ void* alloc_slow(size_t n) {
 
 void dealloc_slow(void* p, uint8_t cls) {
   if (!p) return;
+  if (cls == kClsNone) {
+    cls = g_pagemap.cls(page_of(p));  // no flat class map: ask the radix tree
+    if (is_small_class(cls) && bin_push(t_cache.bins[cls], p)) return;
+    if (cls == kClsMedium && dealloc_medium_fast(p)) return;
+  }
   if (is_small_class(cls)) {
     Span* s = g_pagemap.span_of(p);
     check_small(p, s, "free");

@@ -36,6 +36,7 @@ void init_slow() {
   LockGuard g(g_init_lock);
   if (g_inited) return;
   config_load();
+  g_pagemap.init_class_map();
   page_heap().set_release_threshold(g_config.release_threshold >> kPageShift);
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
     g_central[c].init(c, &page_heap());

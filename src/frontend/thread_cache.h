@@ -29,7 +29,7 @@ struct ThreadCache {
   uint8_t state;
 };
 
-extern __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
+extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 // Out-of-line halves (allocator.cc).
 void* alloc_slow(size_t n);
@@ -93,10 +93,11 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
 }
 
 MM_INLINE void dealloc_fast(void* p) {
-  // free(NULL) reads class 0 from the shared empty pagemap leaf and goes slow.
-  uint8_t cls = g_pagemap.cls(page_of(p));
-  if (MM_LIKELY(is_small_class(cls))) {
-    if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
+  // free(NULL), and every free where the flat class map is missing, reads class 0
+  // and goes slow.
+  uint8_t cls = class_of_fast(page_of(p));
+  if (MM_LIKELY(is_slab_cls(cls))) {
+    if (MM_LIKELY(bin_push(t_cache.bins[static_cast<size_t>(cls)], p))) return;
   } else if (cls == kClsMedium && dealloc_medium_fast(p)) {
     return;
   }

@@ -1,5 +1,7 @@
 #include "pagemap.h"
 
+#include <sys/mman.h>
+
 #include "../meta/meta.h"
 
 namespace mm {
@@ -9,7 +11,10 @@ namespace mm {
 constinit PmLeaf g_pm_empty_leaf{};
 constinit PmNode3 g_pm_empty_n3 = pm_filled<PmNode3>(&g_pm_empty_leaf);
 constinit PmNode2 g_pm_empty_n2 = pm_filled<PmNode2>(&g_pm_empty_n3);
+constinit uint8_t g_pm_no_class_map = 0;
 constinit Pagemap g_pagemap;
+uint8_t* g_class_map = &g_pm_no_class_map;
+uintptr_t g_class_map_mask = 0;
 
 bool Pagemap::ensure(uintptr_t page, size_t n) {
   for (uintptr_t p = page; p < page + n;) {
@@ -31,6 +36,7 @@ bool Pagemap::ensure(uintptr_t page, size_t n) {
     }
     PmLeaf*& lf = n3->child[(p >> kPmLeafBits) & (kPmMidLen - 1)];
     if (lf == &g_pm_empty_leaf) {
+      if (!commit_class_map(p & ~(kPmLeafLen - 1), kPmLeafLen)) return false;
       auto* fresh = static_cast<PmLeaf*>(meta_alloc(sizeof(PmLeaf)));  // zeroed
       if (!fresh) return false;
       node_bytes_ += sizeof(PmLeaf);
@@ -46,7 +52,33 @@ void Pagemap::set_range(uintptr_t page, size_t n, Span* s, uint8_t cls) {
     PmLeaf* lf = leaf(p);
     __atomic_store_n(&lf->span[p & (kPmLeafLen - 1)], s, __ATOMIC_RELAXED);
     __atomic_store_n(&lf->cls[p & (kPmLeafLen - 1)], cls, __ATOMIC_RELAXED);
+    if (class_map_mask_) __atomic_store_n(&class_map_[p & kClassMapMask], cls, __ATOMIC_RELAXED);
   }
+}
+
+void Pagemap::init_class_map() {
+  if (class_map_tried_) return;
+  class_map_tried_ = true;
+  if (node_bytes_ != 0) return;  // pages registered already would be missing from it
+  size_t bytes = size_t{kClassMapMask} + 1;
+  void* m = mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (m == MAP_FAILED) return;
+  madvise(m, bytes, MADV_DONTDUMP);  // nothing worth a core file
+  class_map_ = static_cast<uint8_t*>(m);
+  class_map_mask_ = kClassMapMask;  // set once, before any page is registered
+  if (this == &g_pagemap) {
+    g_class_map = class_map_;
+    g_class_map_mask = class_map_mask_;
+  }
+}
+
+bool Pagemap::commit_class_map(uintptr_t first_page, size_t n) {
+  if (!class_map_mask_) return true;
+  uintptr_t lo = reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) & ~uintptr_t{4095};
+  uintptr_t hi = align_up(reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) + n, 4096);
+  // Writable from now on; the bytes read zero (no class) until set_range writes them.
+  ErrnoKeeper keep;
+  return mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) == 0;
 }
 
 }  // namespace mm

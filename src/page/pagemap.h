@@ -6,6 +6,16 @@
 // read-only "empty" nodes instead of null, so a lookup is four loads and no branches
 // and any address, even one we never handed out, reads as "no span".
 // Reads are lock-free; writes happen under the page heap lock.
+//
+// The free fast path needs only the class byte, and four dependent loads cost it a
+// quarter of its instructions. So the process's pagemap also keeps a flat class
+// map: one byte per page of the whole 47-bit address space (16 GiB of address
+// space), mapped read-only and MAP_NORESERVE so that it costs no memory and is not
+// charged to RLIMIT_DATA (which counts writable private mappings only); the 4 KiB
+// pieces that cover pages of ours are made writable when the radix leaf covering
+// them is created (4 KiB of class map per 32 MiB of heap). Any address, ours or
+// not, reads a valid byte. Where the reservation fails (RLIMIT_AS), lookups use
+// the radix tree alone.
 #pragma once
 #include "../common/common.h"
 #include "span.h"
@@ -38,6 +48,7 @@ constexpr N pm_filled(C* c) {
 }
 
 extern PmLeaf g_pm_empty_leaf;
+extern uint8_t g_pm_no_class_map;  // the one zero byte a pagemap without a class map reads
 extern PmNode3 g_pm_empty_n3;
 extern PmNode2 g_pm_empty_n2;
 
@@ -54,9 +65,14 @@ class Pagemap {
                                   __ATOMIC_ACQUIRE);
     return __atomic_load_n(&n3->child[(page >> kPmLeafBits) & (kPmMidLen - 1)], __ATOMIC_ACQUIRE);
   }
+  // The class byte from the radix tree: authoritative, four loads.
   MM_INLINE uint8_t cls(uintptr_t page) const {
     return __atomic_load_n(&leaf(page)->cls[page & (kPmLeafLen - 1)], __ATOMIC_RELAXED);
   }
+
+  // Reserves the flat class map (the process's pagemap only; idempotent).
+  void init_class_map();
+  bool has_class_map() const { return class_map_mask_ != 0; }
   MM_INLINE Span* span(uintptr_t page) const {
     return __atomic_load_n(&leaf(page)->span[page & (kPmLeafLen - 1)], __ATOMIC_RELAXED);
   }
@@ -72,10 +88,27 @@ class Pagemap {
   size_t node_bytes() const { return node_bytes_; }
 
  private:
+  static constexpr uintptr_t kClassMapMask = (uintptr_t{1} << 34) - 1;  // 47-bit addresses
+  bool commit_class_map(uintptr_t first_page, size_t n);
+
   PmNode2* root_[kPmRootLen];
   size_t node_bytes_ = 0;
+  uint8_t* class_map_ = &g_pm_no_class_map;
+  uintptr_t class_map_mask_ = 0;
+  bool class_map_tried_ = false;
 };
 
-extern Pagemap g_pagemap;
+extern MM_HIDDEN Pagemap g_pagemap;
+
+// The flat class map of g_pagemap, as two plain globals so that the free fast path
+// reaches each with one RIP-relative load.
+extern MM_HIDDEN uint8_t* g_class_map;
+extern MM_HIDDEN uintptr_t g_class_map_mask;
+
+// Two loads and no branch. Without a map (mask 0, one zero byte) every page reads
+// kClsNone, and callers ask g_pagemap.cls().
+MM_INLINE uint8_t class_of_fast(uintptr_t page) {
+  return __atomic_load_n(&g_class_map[page & g_class_map_mask], __ATOMIC_RELAXED);
+}
 
 }  // namespace mm

@@ -18,6 +18,8 @@ enum class SpanState : uint8_t {
 constexpr uint8_t kClsNone = 0;
 constexpr uint8_t kClsMedium = 0xfe;
 constexpr uint8_t kClsLarge = 0xff;
+// Slab classes are the only positive bytes when read as signed: a one-test check.
+MM_INLINE constexpr bool is_slab_cls(uint8_t c) { return static_cast<int8_t>(c) > 0; }
 
 struct Span {
   uintptr_t start = 0;  // first page number

@@ -9,8 +9,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-static void say(const char* s) { (void)!write(2, s, strlen(s)); }
-static void say_num(const char* name, size_t v) {
+static inline void say(const char* s) { (void)!write(2, s, strlen(s)); }
+static inline void say_num(const char* name, size_t v) {
   char buf[32];
   int i = 31;
   buf[i] = 0;
@@ -19,7 +19,7 @@ static void say_num(const char* name, size_t v) {
   say(&buf[i]);
   say("\n");
 }
-static void fail(const char* what) {
+static inline void fail(const char* what) {
   say("FAIL: ");
   say(what);
   say("\n");
@@ -27,7 +27,7 @@ static void fail(const char* what) {
 }
 
 /* VmData of this process in bytes, read without stdio. */
-static size_t vmdata_bytes(void) {
+static inline size_t vmdata_bytes(void) {
   static char buf[4096];
   int fd = open("/proc/self/status", O_RDONLY);
   if (fd < 0) return 0;
@@ -41,43 +41,43 @@ static size_t vmdata_bytes(void) {
 }
 
 static size_t g_peak_vmdata, g_base_vmdata;
-static void sample_vmdata(void) {
+static inline void sample_vmdata(void) {
   size_t v = vmdata_bytes();
   if (v > g_peak_vmdata) g_peak_vmdata = v;
 }
 
 /* RLIMIT_DATA = what the process has now + factor * live bytes + 256 KiB. */
-static void limit_data(size_t live, double factor) {
+static inline void limit_data(size_t live, double factor) {
   g_base_vmdata = vmdata_bytes();
   size_t lim = g_base_vmdata + (size_t)((double)live * factor) + 256 * 1024;
   struct rlimit rl = {lim, lim};
   if (setrlimit(RLIMIT_DATA, &rl) != 0) fail("setrlimit");
 }
 
-static void report_peak(void) {
+static inline void report_peak(void) {
   sample_vmdata();
   say_num("peak_vmdata_growth_kb=", (g_peak_vmdata - g_base_vmdata) / 1024);
 }
 
 /* Pattern fill and check keyed by a seed: overlapping blocks would clobber. */
-static void fill(void* p, size_t n, uint32_t seed) {
+static inline void fill(void* p, size_t n, uint32_t seed) {
   unsigned char* c = (unsigned char*)p;
   for (size_t i = 0; i < n; ++i) c[i] = (unsigned char)(seed * 131 + i * 7);
 }
-static int intact(const void* p, size_t n, uint32_t seed) {
+static inline int intact(const void* p, size_t n, uint32_t seed) {
   const unsigned char* c = (const unsigned char*)p;
   for (size_t i = 0; i < n; ++i)
     if (c[i] != (unsigned char)(seed * 131 + i * 7)) return 0;
   return 1;
 }
 static uint64_t g_rng = 88172645463325252ull;
-static uint32_t rnd(void) {
+static inline uint32_t rnd(void) {
   g_rng ^= g_rng << 13;
   g_rng ^= g_rng >> 7;
   g_rng ^= g_rng << 17;
   return (uint32_t)g_rng;
 }
-static void* xmalloc(size_t n) {
+static inline void* xmalloc(size_t n) {
   void* p = malloc(n);
   if (!p) fail("malloc returned NULL under the limit");
   return p;

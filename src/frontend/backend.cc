@@ -119,28 +119,54 @@ Chunk* medium_chunk(void* p, Span* s, const char* func) {
   fatal(func, "invalid pointer", p);
 }
 
-void medium_free(MediumHeap* mine, Chunk* c) {
-  MediumHeap* h = g_pagemap.span_of(c)->heap;
-  if (!mine || h == mine || __atomic_load_n(&h->owners, __ATOMIC_RELAXED) == 0) {
-    LockGuard g(h->lock());
-    if (h->has_remote()) h->drain_remote();
-    h->free_chunk(c);
-    return;
-  }
-  // Another thread's heap: park the chunk; its owner merges it under its own lock.
-  // If the stack grows long (the owner is idle), merge it ourselves when we can.
+namespace {
+// Frees into h under its lock when this thread may: its own heap, an orphan, or
+// any heap when the thread has none (it is exiting).
+MM_INLINE bool frees_directly(MediumHeap* mine, MediumHeap* h) {
+  return !mine || h == mine || __atomic_load_n(&h->owners, __ATOMIC_RELAXED) == 0;
+}
+
+// Another thread's heap: park the chunk; its owner merges it under its own lock.
+// If the stack grows long (the owner is idle), merge it ourselves when we can.
+void remote_free(MediumHeap* h, Chunk* c) {
   if (h->remote_push(c) && h->lock().try_lock()) {
     h->drain_remote();
     h->lock().unlock();
   }
 }
+}  // namespace
+
+void medium_free(MediumHeap* mine, Chunk* c) {
+  MediumHeap* h = g_pagemap.span_of(c)->heap;
+  if (!frees_directly(mine, h)) {
+    remote_free(h, c);
+    return;
+  }
+  LockGuard g(h->lock());
+  if (h->has_remote()) h->drain_remote();
+  h->free_chunk(c);
+}
 
 void medium_free_chain(MediumHeap* mine, void* head) {
-  while (head) {
-    void* next = next_of(head);
-    medium_free(mine, Chunk::of(head));
-    head = next;
+  // Chunks of one batch nearly always share a heap: take its lock once.
+  MediumHeap* locked = nullptr;
+  for (void* next; head; head = next) {
+    next = next_of(head);
+    Chunk* c = Chunk::of(head);
+    MediumHeap* h = g_pagemap.span_of(c)->heap;
+    if (h != locked) {
+      if (!frees_directly(mine, h)) {
+        remote_free(h, c);
+        continue;
+      }
+      if (locked) locked->lock().unlock();
+      h->lock().lock();
+      locked = h;
+      if (h->has_remote()) h->drain_remote();
+    }
+    h->free_chunk(c);
   }
+  if (locked) locked->lock().unlock();
 }
 
 // ---- large tier -------------------------------------------------------------

@@ -22,11 +22,15 @@ ThreadCache* g_tc_head = nullptr;
 pthread_key_t g_tc_key;
 bool g_tc_key_ok = false;
 
-// Small bins may hold many objects (tcmalloc's 8192; the byte budget bounds the
-// total); medium bins only two batches, so that cached chunks rarely stand between
-// free neighbours.
+// Slab bins are bounded by the byte budget alone (1 MiB holds 65536 16-byte
+// objects); medium bins by 16 KiB each (at least two batches), so that cached
+// chunks, which their heap sees as in use, rarely stand between free neighbours.
+constexpr size_t kMediumBinBytes = 16 * 1024;
 MM_INLINE uint32_t bin_cap(uint32_t bin) {
-  return is_small_class(bin) ? 8192 : 2 * class_info(bin).batch;
+  if (is_small_class(bin)) return 65536;
+  uint32_t by_bytes = static_cast<uint32_t>(kMediumBinBytes / bin_size(bin));
+  uint32_t two_batches = 2 * class_info(bin).batch;
+  return by_bytes > two_batches ? by_bytes : two_batches;
 }
 
 void tc_register(ThreadCache* tc) {
@@ -67,6 +71,39 @@ void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
   medium_free_chain(tc->heap, head);
 }
 
+// Moves the n most recently cached objects of a bin down to the back end.
+void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
+  Bin& b = tc->bins[bin];
+  if (n > b.count) n = b.count;
+  if (n == 0) return;
+  void* head = b.head;
+  void* last = head;
+  for (uint32_t i = 1; i < n; ++i) last = next_of(last);
+  b.head = next_of(last);
+  next_of(last) = nullptr;
+  b.count -= n;
+  release_chain(tc, bin, head, static_cast<int>(n));
+}
+
+// The budget is full: take a batch of limit from other bins, round robin (as
+// gperftools steals cache space), so that the bins in use now get the budget and
+// bins that grew earlier do not keep it.
+bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
+  size_t freed = 0;
+  for (uint32_t step = 0; step < kNumBins && freed < need; ++step) {
+    uint32_t v = tc->steal_cursor = tc->steal_cursor % (kNumBins - 1) + 1;
+    Bin& b = tc->bins[v];
+    if (v == except || b.max == 0) continue;
+    uint32_t dec = class_info(v).batch;
+    if (dec > b.max) dec = b.max;
+    b.max -= dec;
+    tc->max_bytes -= size_t{dec} * bin_size(v);
+    freed += size_t{dec} * bin_size(v);
+    if (b.count > b.max) release_from_bin(tc, v, b.count - b.max);
+  }
+  return tc->max_bytes + need <= g_config.tcache_bytes;
+}
+
 // Slow start: a bin's limit grows by one up to a batch, then a batch at a time up
 // to its cap, while the thread's total stays within the byte budget.
 void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
@@ -74,7 +111,7 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   uint32_t inc = b.max < batch ? 1 : batch;
   if (b.max + inc > bin_cap(bin)) return;
   size_t bytes = size_t{inc} * bin_size(bin);
-  if (tc->max_bytes + bytes > g_config.tcache_bytes) return;
+  if (tc->max_bytes + bytes > g_config.tcache_bytes && !steal_budget(tc, bin, bytes)) return;
   b.max += inc;
   tc->max_bytes += bytes;
 }
@@ -139,19 +176,9 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   Bin& b = tc->bins[bin];
   grow_max(tc, b, bin);
-  if (b.count >= b.max && b.count > 0) {
-    // Move one batch down. Lists are LIFO; which end goes does not matter enough
-    // to keep a tail pointer on the fast path.
-    uint32_t n = class_info(bin).batch;
-    if (n > b.count) n = b.count;
-    void* head = b.head;
-    void* last = head;
-    for (uint32_t i = 1; i < n; ++i) last = next_of(last);
-    b.head = next_of(last);
-    next_of(last) = nullptr;
-    b.count -= n;
-    release_chain(tc, bin, head, static_cast<int>(n));
-  }
+  // Full: move one batch down. Lists are LIFO; which end goes does not matter
+  // enough to keep a tail pointer on the fast path.
+  if (b.count >= b.max) release_from_bin(tc, bin, class_info(bin).batch);
   if (b.count < b.max) {
     if (!is_small_class(bin)) chunk_mark_cached(p);
     next_of(p) = b.head;

@@ -26,6 +26,7 @@ struct ThreadCache {
   ThreadCache* reg_prev;
   size_t max_bytes;       // sum of max * size over bins: the budget bound
   uint32_t flush_epoch;   // flush when the global epoch moves (memory pressure)
+  uint32_t steal_cursor;  // next bin to take budget from
   uint8_t state;
 };
 

@@ -8,6 +8,7 @@
 #include "../api/config.h"
 #include "../medium/heap_registry.h"
 #include "../medium/medium_heap.h"
+#include "../os/os.h"
 #include "../page/page_heap.h"
 #include "backend.h"
 
@@ -50,8 +51,14 @@ void* alloc_once(size_t n) {
 // once more with exactly the need. Then NULL with ENOMEM.
 template <class F>
 void* with_retry(F f) {
+  size_t grown = os::grown_bytes();
   void* p = f();
-  if (MM_LIKELY(p != nullptr)) return p;
+  if (MM_LIKELY(p != nullptr)) {
+    // The heap just grew from the OS: give idle cached objects back, so that their
+    // slabs can be freed and the next growth served from them instead.
+    if (MM_UNLIKELY(os::grown_bytes() != grown)) scavenge_caches();
+    return p;
+  }
   relieve_pressure();
   p = f();
   if (!p) errno = ENOMEM;

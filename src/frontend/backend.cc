@@ -209,6 +209,18 @@ void relieve_pressure() {
   }
 }
 
+void scavenge_caches() {
+  if (ThreadCache* tc = thread_cache_setup()) thread_cache_scavenge(tc);
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+    int batch = static_cast<int>(class_info(c).batch);
+    for (uint32_t n = g_transfer[c].batches() / 2; n > 0; --n) {
+      void* b = g_transfer[c].pop();
+      if (!b) break;
+      g_central[c].insert_range(b, batch);
+    }
+  }
+}
+
 void release_free_memory() {
   relieve_pressure();
   LockGuard g(page_heap().lock());

@@ -37,11 +37,15 @@ void large_free(Span* s);
 // Memory pressure: flush this thread's cache, drain transfer caches and remote
 // frees, return empty slabs and regions; other threads flush at their next slow path.
 void relieve_pressure();
+// Soft pressure, after the heap grew from the OS: this thread's cache gives back
+// half of each bin, and each transfer cache half of its batches.
+void scavenge_caches();
 void release_free_memory();
 
 // Thread cache (thread_cache.cc).
 ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
 void thread_cache_flush(ThreadCache* tc);
+void thread_cache_scavenge(ThreadCache* tc);  // half of every bin goes down
 void thread_cache_init_key();
 void* cache_refill(ThreadCache* tc, uint32_t bin);        // pops one object, or nullptr
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p);  // bin is full: make room

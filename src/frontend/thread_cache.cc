@@ -153,6 +153,13 @@ void thread_cache_flush(ThreadCache* tc) {
   tc->max_bytes = 0;
 }
 
+void thread_cache_scavenge(ThreadCache* tc) {
+  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
+    Bin& b = tc->bins[bin];
+    if (b.count > 1) release_from_bin(tc, bin, b.count / 2);
+  }
+}
+
 void* cache_refill(ThreadCache* tc, uint32_t bin) {
   Bin& b = tc->bins[bin];
   uint32_t batch = class_info(bin).batch;

@@ -168,11 +168,21 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
 }
 
 bool MediumHeap::grow(size_t csize) {
-  if (top_region_ && extend_region(top_region_, csize)) return true;
+  // Cheapest first: free pages right after the top region; then free pages
+  // anywhere in the page heap (a new region); only then new memory from the OS,
+  // behind the top region if it is at the top of the heap, so it stays one region.
+  if (top_region_ && extend_region(top_region_, csize, false)) return true;
+  if (ph_->has_fit(region_pages(csize))) return new_region(csize);
+  if (top_region_ && extend_region(top_region_, csize, true)) return true;
   return new_region(csize);
 }
 
-bool MediumHeap::extend_region(Span* r, size_t csize) {
+size_t MediumHeap::region_pages(size_t csize) {
+  size_t want = csize + kChunkHeader;
+  return pages_for(want > kRegionMin ? want : kRegionMin);
+}
+
+bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
   // Like glibc's top chunk: grow the newest region into the pages right after it,
   // so a heap that grows steadily stays one region and its free tail merges.
   auto* sentinel = reinterpret_cast<Chunk*>(r->base() + r->bytes() - kChunkHeader);
@@ -184,9 +194,9 @@ bool MediumHeap::extend_region(Span* r, size_t csize) {
   size_t need = csize > tail_free ? csize - tail_free : 0;
   size_t add_pages = pages_for(need > kGrowMin ? need : kGrowMin);
   size_t old_bytes = r->bytes();
-  if (!ph_->extend(r, r->npages + add_pages)) {
+  if (!ph_->extend(r, r->npages + add_pages, may_grow)) {
     add_pages = pages_for(need ? need : 1);  // near a limit: exactly the need
-    if (!ph_->extend(r, r->npages + add_pages)) return false;
+    if (!ph_->extend(r, r->npages + add_pages, may_grow)) return false;
   }
   size_t added = r->bytes() - old_bytes;
   region_bytes_ += added;
@@ -202,7 +212,7 @@ bool MediumHeap::extend_region(Span* r, size_t csize) {
 
 bool MediumHeap::new_region(size_t csize) {
   size_t want = csize + kChunkHeader;
-  size_t pages = pages_for(want > kRegionMin ? want : kRegionMin);
+  size_t pages = region_pages(csize);
   Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium);
   if (!r && pages > pages_for(want)) r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);
   if (!r) return false;

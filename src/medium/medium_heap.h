@@ -21,7 +21,7 @@ class MediumHeap {
  public:
   static constexpr size_t kNumBins = 192;
   static constexpr size_t kRegionMin = 128 * 1024;  // a new heap's first region
-  static constexpr size_t kGrowMin = 64 * 1024;     // in-place growth step
+  static constexpr size_t kGrowMin = 32 * 1024;     // in-place growth step
 
   void init(PageHeap* ph);
 
@@ -52,7 +52,8 @@ class MediumHeap {
   FreeChunk* find_fit(size_t csize);
   void* carve(FreeChunk* f, size_t csize);
   bool grow(size_t csize);
-  bool extend_region(Span* r, size_t csize);
+  bool extend_region(Span* r, size_t csize, bool may_grow);
+  static size_t region_pages(size_t csize);
   bool new_region(size_t csize);
   Chunk* coalesce(Chunk* c);
   void release_region(Span* r);

@@ -206,7 +206,12 @@ void PageHeap::free(Span* s) {
   free_locked(s);
 }
 
-bool PageHeap::extend(Span* s, size_t new_npages) {
+bool PageHeap::has_fit(size_t npages) {
+  LockGuard g(lock_);
+  return find_best(npages) != nullptr;
+}
+
+bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
   LockGuard g(lock_);
   if (new_npages <= s->npages) return true;
   size_t delta = new_npages - s->npages;
@@ -228,7 +233,7 @@ bool PageHeap::extend(Span* s, size_t new_npages) {
     }
     // Only worth growing the heap when s (or the free span after it) is at the top:
     // contiguous growth then lands right behind it.
-    if (attempt == 0) {
+    if (attempt == 0 && may_grow) {
       size_t have = right_free ? right->npages : 0;
       if (s->end_page() + have != top_end_) return false;  // not at the top
       if (!grow(delta)) return false;  // grow() counts the free top span itself

@@ -39,8 +39,11 @@ class PageHeap {
   // Returns a span; it coalesces with free neighbours.
   void free(Span* s);
   // Grows s in place to new_npages, taking the free span on its right (growing the
-  // heap when s ends at the top). False if the neighbour is not free or too small.
-  bool extend(Span* s, size_t new_npages);
+  // heap when s ends at the top and may_grow). False if the neighbour is not free
+  // or too small.
+  bool extend(Span* s, size_t new_npages, bool may_grow = true);
+  // Whether a free span of npages exists now (no growth needed to serve it).
+  bool has_fit(size_t npages);
   // Shrinks s in place; the tail goes back to the free lists.
   void shrink(Span* s, size_t new_npages);
   // Gives free committed pages back to the OS until at most keep_pages remain.
@@ -72,7 +75,7 @@ class PageHeap {
   Span* exact_[kMaxExact + 1] = {};
   Span* large_ = nullptr;
   uint64_t nonempty_[(kMaxExact + 64) / 64] = {};
-  size_t grow_step_ = 16;             // pages: 128 KiB, like glibc's top pad
+  size_t grow_step_ = 8;              // pages: 64 KiB (glibc pads by 128 KiB)
   size_t release_threshold_ = 2048;   // pages: 16 MiB of committed free pages
   size_t total_pages_ = 0;
   uintptr_t top_end_ = 0;  // page after the last growth from the source

@@ -24,32 +24,52 @@ void write_err(const char* s) {
   }
 }
 
-void write_err_num(uint64_t v, int base) {
-  char buf[24];
-  char* p = buf + sizeof(buf) - 1;
+namespace {
+// Writes v in base 10 or 16 ending just before end; returns where it starts.
+char* format_num(char* end, uint64_t v, int base) {
+  char* p = end;
   *p = 0;
   do {
-    *--p = "0123456789abcdef"[v % base];
-    v /= base;
+    *--p = "0123456789abcdef"[v % static_cast<uint64_t>(base)];
+    v /= static_cast<uint64_t>(base);
   } while (v);
-  if (base == 16) {
-    *--p = 'x';
-    *--p = '0';
-  }
+  return p;
+}
+}  // namespace
+
+void write_err_num(uint64_t v, int base) {
+  char buf[24];
+  char* p = format_num(buf + sizeof(buf) - 1, v, base);
+  if (base == 16) write_err("0x");
+  write_err(p);
+}
   write_err(p);
 }
 
+namespace {
+// Appends s to the line buffer, never past its end.
+char* put(char* at, char* end, const char* s) {
+  while (*s && at < end) *at++ = *s++;
+  return at;
+}
+}  // namespace
+
 void fatal(const char* func, const char* what, const void* ptr) {
-  // One line: "mymalloc: free(): double free of 0x1234"
-  write_err("mymalloc: ");
-  write_err(func);
-  write_err("(): ");
-  write_err(what);
+  // One line, one write: "mymalloc: free(): double free of 0x1234"
+  char line[160];
+  char* end = line + sizeof(line) - 1;
+  char* at = put(line, end, "mymalloc: ");
+  at = put(at, end, func);
+  at = put(at, end, "(): ");
+  at = put(at, end, what);
   if (ptr) {
-    write_err(" ");
-    write_err_num(reinterpret_cast<uintptr_t>(ptr), 16);
+    char num[24];
+    at = put(at, end, " 0x");
+    at = put(at, end, format_num(num + sizeof(num) - 1, reinterpret_cast<uintptr_t>(ptr), 16));
   }
-  write_err("\n");
+  *at++ = '\n';
+  *at = 0;
+  write_err(line);
   abort();
 }
 

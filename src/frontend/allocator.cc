@@ -95,6 +95,10 @@ void dealloc_slow(void* p, uint8_t cls) {
     cls = g_pagemap.cls(page_of(p));  // no flat class map: ask the radix tree
     if (is_small_class(cls) && bin_push(t_cache.bins[cls], p)) return;
     if (cls == kClsMedium && dealloc_medium_fast(p)) return;
+    if (cls == kClsNone) {
+      Span* s = g_pagemap.span_of(p);
+      fatal("free", s ? "double free (or invalid pointer) of" : "invalid pointer", p);
+    }
   }
   if (is_small_class(cls)) {
     Span* s = g_pagemap.span_of(p);

@@ -1,0 +1,160 @@
+/* glibc's allocation API with glibc's semantics, through the preloaded library. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "regress.h"
+
+void* __libc_malloc(size_t);
+void __libc_free(void*);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void* __libc_valloc(size_t);
+void* __libc_pvalloc(size_t);
+
+#define CHECK(c) do { if (!(c)) { say("line "); say_num("", __LINE__); fail(#c); } } while (0)
+
+static int aligned(void* p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
+
+int main(void) {
+  /* malloc(0): unique, freeable pointers. */
+  void* z1 = malloc(0);
+  void* z2 = malloc(0);
+  CHECK(z1 && z2 && z1 != z2);
+  free(z1);
+  free(z2);
+  free(NULL);
+
+  /* realloc(NULL, n) is malloc; realloc(p, 0) frees and returns NULL (glibc). */
+  char* r = realloc(NULL, 100);
+  CHECK(r);
+  memset(r, 7, 100);
+  CHECK(realloc(r, 0) == NULL);
+
+  /* Sizes that overflow or exceed PTRDIFF_MAX: NULL and ENOMEM. */
+  errno = 0;
+  CHECK(malloc(SIZE_MAX) == NULL && errno == ENOMEM);
+  errno = 0;
+  CHECK(malloc((size_t)PTRDIFF_MAX + 1) == NULL && errno == ENOMEM);
+  errno = 0;
+  CHECK(calloc(SIZE_MAX / 16, 17) == NULL && errno == ENOMEM);
+  errno = 0;
+  CHECK(reallocarray(NULL, SIZE_MAX / 2, 3) == NULL && errno == ENOMEM);
+  /* A failed realloc leaves the block intact. */
+  char* keep = malloc(300);
+  fill(keep, 300, 5);
+  errno = 0;
+  CHECK(realloc(keep, SIZE_MAX - 4096) == NULL && errno == ENOMEM);
+  CHECK(intact(keep, 300, 5));
+  free(keep);
+
+  /* free preserves errno. */
+  void* e = malloc(5000);
+  errno = 1234;
+  free(e);
+  CHECK(errno == 1234);
+
+  /* Every pointer 16-byte aligned, usable size at least the request and stable. */
+  for (size_t n = 1; n < 300000; n = n * 3 / 2 + 1) {
+    void* p = malloc(n);
+    CHECK(p && aligned(p, 16));
+    size_t u = malloc_usable_size(p);
+    CHECK(u >= n);
+    CHECK(malloc_usable_size(p) == u);
+    memset(p, 1, u);  /* the whole usable size is ours to write */
+    free(p);
+  }
+  CHECK(malloc_usable_size(NULL) == 0);
+
+  /* posix_memalign: EINVAL for bad alignments, errno untouched. */
+  void* pm = (void*)1;
+  errno = 77;
+  CHECK(posix_memalign(&pm, 3, 10) == EINVAL);
+  CHECK(posix_memalign(&pm, 4, 10) == EINVAL);  /* not a multiple of sizeof(void*) */
+  CHECK(pm == (void*)1);
+  CHECK(posix_memalign(&pm, 64, SIZE_MAX / 2) == ENOMEM);
+  CHECK(errno == 77);
+  for (size_t a = 8; a <= ((size_t)4 << 20); a <<= 1) {
+    for (size_t n = 1; n <= 300000; n *= 37) {
+      void* p;
+      CHECK(posix_memalign(&p, a, n) == 0 && aligned(p, a));
+      memset(p, 2, n);
+      free(p);
+      p = aligned_alloc(a, n);
+      CHECK(p && aligned(p, a));
+      free(p);
+      p = memalign(a, n);
+      CHECK(p && aligned(p, a));
+      CHECK(malloc_usable_size(p) >= n);
+      free(p);
+    }
+  }
+  errno = 0;
+  CHECK(aligned_alloc(24, 100) == NULL && errno == EINVAL);
+  void* m3 = memalign(24, 100); /* glibc rounds up to a power of two */
+  CHECK(m3 && aligned(m3, 32));
+  free(m3);
+
+  /* valloc and pvalloc: page aligned; pvalloc rounds the size up to a page. */
+  size_t page = (size_t)sysconf(_SC_PAGESIZE);
+  void* v = valloc(10);
+  CHECK(v && aligned(v, page));
+  free(v);
+  void* pv = pvalloc(10);
+  CHECK(pv && aligned(pv, page) && malloc_usable_size(pv) >= page);
+  memset(pv, 3, page);
+  free(pv);
+
+  /* calloc zeroes; reallocarray works. */
+  int* c = calloc(1000, sizeof(int));
+  for (int i = 0; i < 1000; ++i) CHECK(c[i] == 0);
+  c = reallocarray(c, 2000, sizeof(int));
+  CHECK(c && c[999] == 0);
+  free(c);
+
+  /* glibc's internal names and cfree. */
+  void* l = __libc_malloc(50);
+  CHECK(l);
+  l = __libc_realloc(l, 5000);
+  CHECK(l);
+  __libc_free(l);
+  int* lc = __libc_calloc(10, sizeof(int));
+  CHECK(lc && lc[9] == 0);
+  /* cfree is gone from glibc's headers and default symbols; ours still has it. */
+  void (*cfree_fn)(void*) = (void (*)(void*))dlsym(RTLD_DEFAULT, "cfree");
+  if (cfree_fn)
+    cfree_fn(lc);
+  else
+    free(lc);
+  void* lm = __libc_memalign(4096, 10);
+  CHECK(lm && aligned(lm, 4096));
+  free(lm);
+  lm = __libc_valloc(10);
+  CHECK(lm && aligned(lm, page));
+  free(lm);
+  lm = __libc_pvalloc(10);
+  CHECK(lm && aligned(lm, page));
+  free(lm);
+
+  /* mallopt accepts; malloc_trim, mallinfo, mallinfo2 answer. */
+  CHECK(mallopt(M_ARENA_MAX, 2) == 1);
+  void* big = malloc(20 << 20);
+  memset(big, 1, 20 << 20);
+  free(big);
+  malloc_trim(0);
+  void* held = malloc(100000);
+  struct mallinfo2 mi = mallinfo2();
+  CHECK(mi.arena >= 100000 && mi.uordblks >= 100000);
+  struct mallinfo mi1 = mallinfo();
+  CHECK(mi1.arena > 0);
+  free(held);
+  say("api: ok\n");
+  return 0;
+}

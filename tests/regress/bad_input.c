@@ -1,0 +1,89 @@
+/* Misuse is detected and aborts with one line on stderr naming the function and
+ * the pointer; nothing is written to stdout. Each case runs in a child process.
+ * Usage: bad_input (driver) | bad_input <case> (one case, expected to abort) */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+
+#include "regress.h"
+
+static void run_case(const char* name) {
+  if (!strcmp(name, "small_double_free")) {
+    void* p = malloc(24);
+    free(p);
+    free(p);
+  } else if (!strcmp(name, "medium_double_free")) {
+    void* p = malloc(3000);
+    void* q = malloc(3000);
+    free(p);
+    free(p);
+    free(q);
+  } else if (!strcmp(name, "cached_medium_double_free")) {
+    void* p = malloc(600);  /* goes into the thread cache on free */
+    void* q = malloc(600);
+    free(p);
+    free(q);
+    free(p);
+  } else if (!strcmp(name, "large_double_free")) {
+    void* p = malloc(1 << 20);
+    free(p);
+    free(p);
+  } else if (!strcmp(name, "never_returned")) {
+    static char not_ours[64];
+    free(not_ours + 16);
+  } else if (!strcmp(name, "misaligned_medium")) {
+    char* p = malloc(5000);
+    free(p + 8);
+  } else if (!strcmp(name, "interior_large")) {
+    char* p = malloc(1 << 20);
+    free(p + 8192);
+  } else if (!strcmp(name, "misaligned_small_realloc")) {
+    char* p = malloc(64);
+    p = realloc(p + 16, 100);
+  } else {
+    fail("unknown case");
+  }
+  _exit(0); /* not detected */
+}
+
+int main(int argc, char** argv) {
+  if (argc == 2) run_case(argv[1]);
+  static const char* cases[] = {"small_double_free", "medium_double_free", "cached_medium_double_free",
+                                "large_double_free", "never_returned", "misaligned_medium",
+                                "interior_large", "misaligned_small_realloc"};
+  static const char* func[] = {"free()", "free()", "free()", "free()", "free()", "free()", "free()",
+                               "realloc()"};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
+    int err[2], out[2];
+    if (pipe(err) || pipe(out)) fail("pipe");
+    pid_t pid = fork();
+    if (pid == 0) {
+      dup2(err[1], 2);
+      dup2(out[1], 1);
+      execl(argv[0], argv[0], cases[i], (char*)NULL);
+      _exit(127);
+    }
+    close(err[1]);
+    close(out[1]);
+    static char buf[4096];
+    size_t got = 0;
+    for (ssize_t n; got < sizeof buf - 1 && (n = read(err[0], buf + got, sizeof buf - 1 - got)) > 0;)
+      got += (size_t)n;
+    buf[got] = 0;
+    char obuf[16];
+    ssize_t on = read(out[0], obuf, sizeof obuf);
+    int status;
+    waitpid(pid, &status, 0);
+    close(err[0]);
+    close(out[0]);
+    say(cases[i]);
+    say(": ");
+    say(buf[0] ? buf : "(no message)\n");
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT) fail("not aborted");
+    if (!strstr(buf, "mymalloc: ") || !strstr(buf, func[i]) || !strstr(buf, "0x")) fail("message");
+    if (strchr(buf, '\n') != buf + strlen(buf) - 1) fail("more than one line");
+    if (on > 0) fail("wrote to stdout");
+  }
+  say("bad_input: ok\n");
+  return 0;
+}

@@ -43,8 +43,6 @@ void write_err_num(uint64_t v, int base) {
   if (base == 16) write_err("0x");
   write_err(p);
 }
-  write_err(p);
-}
 
 namespace {
 // Appends s to the line buffer, never past its end.

@@ -7,7 +7,12 @@ command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v make >/dev/null 2>&1 || missing="$missing make"
 [ -f /usr/include/doctest/doctest.h ] || missing="$missing doctest-dev"
 [ -f /usr/include/atomic_ops.h ] || missing="$missing libatomic-ops-dev"
-[ -n "$*" ] && for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+command -v git >/dev/null 2>&1 || missing="$missing git"
+command -v perl >/dev/null 2>&1 || missing="$missing perl"
+command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+[ -x /usr/bin/time ] || missing="$missing time"
+command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "mymalloc: installing$missing" >&2

@@ -89,6 +89,9 @@ void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
 // gperftools steals cache space), so that the bins in use now get the budget and
 // bins that grew earlier do not keep it.
 bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
+  // Nothing to take when the other bins hold less than the need (the common case
+  // of one busy bin that owns the whole budget): do not walk them.
+  if (tc->max_bytes - size_t{tc->bins[except].max} * bin_size(except) < need) return false;
   size_t freed = 0;
   for (uint32_t step = 0; step < kNumBins && freed < need; ++step) {
     uint32_t v = tc->steal_cursor = tc->steal_cursor % (kNumBins - 1) + 1;

@@ -69,26 +69,39 @@ int CentralFreeList::remove_range(void** head, int n) {
 }
 
 void CentralFreeList::insert_range(void* head, int n) {
+  // The pagemap lookups happen before the lock is taken, a batch at a time, so
+  // that the critical section is only list pushes.
+  constexpr int kChunk = 64;
   Pagemap* pm = ph_->pagemap();
-  LockGuard g(lock_);
-  allocated_ -= static_cast<size_t>(n);
   while (head) {
-    void* obj = head;
-    head = next_of(obj);
-    Span* s = pm->span_of(obj);
-    next_of(obj) = s->freelist;
-    s->freelist = obj;
-    if (--s->allocated == 0) {
-      // Wholly free: back to the page heap, where it can merge with its neighbours.
-      if (s->in_list) span_list_remove(s);
-      s->in_list = false;
-      --slabs_;
-      ph_->free(s);
-    } else if (!s->in_list) {
-      span_list_push(&nonempty_, s);
-      s->in_list = true;
+    void* objs[kChunk];
+    Span* spans[kChunk];
+    int k = 0;
+    for (; head && k < kChunk; ++k) {
+      objs[k] = head;
+      spans[k] = pm->span_of(head);
+      head = next_of(head);
+    }
+    LockGuard g(lock_);
+    allocated_ -= static_cast<size_t>(k);
+    for (int i = 0; i < k; ++i) {
+      void* obj = objs[i];
+      Span* s = spans[i];
+      next_of(obj) = s->freelist;
+      s->freelist = obj;
+      if (--s->allocated == 0) {
+        // Wholly free: back to the page heap, where it can merge with its neighbours.
+        if (s->in_list) span_list_remove(s);
+        s->in_list = false;
+        --slabs_;
+        ph_->free(s);
+      } else if (!s->in_list) {
+        span_list_push(&nonempty_, s);
+        s->in_list = true;
+      }
     }
   }
+  (void)n;
 }
 
 size_t CentralFreeList::free_objects() {

@@ -101,22 +101,15 @@ void dealloc_slow(void* p, uint8_t cls) {
     }
   }
   if (is_small_class(cls)) {
-    Span* s = g_pagemap.span_of(p);
-    check_small(p, s, "free");
+    check_small(p, g_pagemap.span_of(p), "free");
     ThreadCache* tc = thread_cache_setup();
     if (!tc) {
       next_of(p) = nullptr;
       small_release(cls, p, 1);
       return;
     }
-    Bin& b = tc->bins[cls];
-    if (b.head == p) fatal("free", "double free of", p);
-    if (b.count < b.max) {
-      next_of(p) = b.head;
-      b.head = p;
-      ++b.count;
-      return;
-    }
+    if (bin_push(tc->bins[cls], p)) return;  // the thread was just set up
+    if (tc->bins[cls].head == p) fatal("free", "double free of", p);
     cache_overflow(tc, cls, p);
     return;
   }
@@ -125,16 +118,8 @@ void dealloc_slow(void* p, uint8_t cls) {
     size_t payload = c->size() - kChunkHeader;
     ThreadCache* tc = thread_cache_setup();
     if (tc && payload > kSmallMax && payload <= kCachedMax) {
-      uint32_t bin = bin_index(payload);
-      Bin& b = tc->bins[bin];
-      if (b.count < b.max) {
-        chunk_mark_cached(p);
-        next_of(p) = b.head;
-        b.head = p;
-        ++b.count;
-        return;
-      }
-      cache_overflow(tc, bin, p);
+      if (dealloc_medium_fast(p)) return;  // the thread was just set up
+      cache_overflow(tc, bin_index(payload), p);
       return;
     }
     medium_free(heap_of(tc), c);

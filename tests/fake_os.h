@@ -34,3 +34,12 @@ struct FakeOs {
   mm::PageSource source() { return mm::PageSource{grow, release, this}; }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };
+
+// A page heap of its own over a fake os, growing one page at a time unless a test
+// sets a step.
+struct PageHeapFixture {
+  FakeOs os;
+  mm::Pagemap pm;
+  mm::PageHeap ph{&pm, os.source()};
+  PageHeapFixture() { ph.set_grow_step(1); }
+};

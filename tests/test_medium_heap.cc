@@ -11,15 +11,9 @@
 using namespace mm;
 
 namespace {
-struct Fixture {
-  FakeOs os;
-  Pagemap pm;
-  PageHeap ph{&pm, os.source()};
+struct Fixture : PageHeapFixture {
   MediumHeap h;
-  Fixture() {
-    ph.set_grow_step(1);
-    h.init(&ph);
-  }
+  Fixture() { h.init(&ph); }
   void* alloc(size_t n) {
     LockGuard g(h.lock());
     return h.alloc(chunk_size_for(n));

@@ -6,11 +6,7 @@
 using namespace mm;
 
 namespace {
-struct Fixture {
-  FakeOs os;
-  Pagemap pm;
-  PageHeap ph{&pm, os.source()};
-  Fixture() { ph.set_grow_step(1); }
+struct Fixture : PageHeapFixture {
   Span* alloc(size_t n) { return ph.alloc(n, SpanState::kLarge, kClsLarge); }
 };
 }  // namespace

@@ -79,6 +79,12 @@ void check_small(void* p, Span* s, const char* func) {
 void check_large(void* p, Span* s, const char* func) {
   if (p != s->base()) fatal(func, "invalid pointer", p);
 }
+// One attempt, without pressure relief and without touching errno: for optional
+// headroom.
+void* alloc_quiet(size_t n) {
+  ErrnoKeeper keep;
+  return alloc_once(n);
+}
 }  // namespace
 
 void* alloc_slow(size_t n) {
@@ -194,7 +200,12 @@ void* realloc_block(void* p, size_t n) {
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
   size_t old = usable_size(p);
-  void* q = alloc(n);
+  // A block that has to move to grow gets a quarter more room, so that a string
+  // or buffer grown by small appends is copied O(log n) times, not O(n); the
+  // exact size is the fallback when the heap cannot give the headroom.
+  void* q = nullptr;
+  if (n > old && old + old / 4 > n) q = alloc_quiet(old + old / 4);
+  if (!q) q = alloc(n);
   if (!q) return nullptr;  // the old block stays intact
   memcpy(q, p, old < n ? old : n);
   dealloc(p);

@@ -135,7 +135,9 @@ void MediumHeap::release_region(Span* r) {
 bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   size_t cur = c->size();
   if (new_csize <= cur) {
-    if (cur - new_csize >= kMinChunk) {
+    // Keep up to a quarter of slack: realloc growth leaves that much headroom, and
+    // a string grown in small steps should use it, not lose it to the next call.
+    if (cur - new_csize >= kMinChunk && (cur - new_csize) * 4 > cur) {
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
       auto* tail = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + new_csize);
       tail->prev_size = new_csize;

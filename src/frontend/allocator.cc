@@ -28,11 +28,7 @@ void* alloc_once(size_t n) {
     uint32_t bin = bin_index(n ? n : 1);
     ThreadCache* tc = thread_cache_setup();
     if (tc) {
-      void* p = bin_pop(tc->bins[bin]);
-      if (p) {
-        if (!is_small_class(bin)) chunk_mark_used(p);
-        return p;
-      }
+      if (void* p = bin_take(tc->bins[bin])) return p;
       return cache_refill(tc, bin);
     }
     // An exiting thread whose cache is gone: straight to the back ends.
@@ -93,6 +89,13 @@ void* alloc_slow(size_t n) {
     return nullptr;
   }
   return with_retry([n] { return alloc_once(n); });
+}
+
+// Out of line but short: a medium free into the thread cache costs one call and
+// no register saves; everything else goes on to dealloc_slow.
+void dealloc_other(void* p, uint8_t cls) {
+  if (cls == kClsMedium && dealloc_medium_fast(p)) return;
+  dealloc_slow(p, cls);
 }
 
 void dealloc_slow(void* p, uint8_t cls) {

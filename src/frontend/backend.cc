@@ -37,6 +37,7 @@ void init_slow() {
   if (g_inited) return;
   config_load();
   g_pagemap.init_class_map();
+  g_cache_secret ^= reinterpret_cast<uintptr_t>(&g_init_lock) * 0x2545f4914f6cdd1d;
   page_heap().set_release_threshold(g_config.release_threshold >> kPageShift);
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
     g_central[c].init(c, &page_heap());
@@ -114,8 +115,8 @@ Chunk* medium_chunk(void* p, Span* s, const char* func) {
   if ((reinterpret_cast<uintptr_t>(p) & 15) || !s || s->state != SpanState::kMedium ||
       reinterpret_cast<char*>(c) < s->base())
     fatal(func, "invalid pointer", p);
-  if (MM_LIKELY(c->valid_used())) return c;
-  if (c->valid_free() || (c->head() & kMagicMask) == kMagicCached) fatal(func, "double free of", p);
+  if (MM_LIKELY(c->valid_used() && !is_cached_chunk(p))) return c;
+  if (c->valid_free() || c->valid_used()) fatal(func, "double free of", p);
   fatal(func, "invalid pointer", p);
 }
 

@@ -15,6 +15,7 @@ namespace mm {
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 uint32_t g_flush_epoch = 0;
+uintptr_t g_cache_secret = 0x9e3779b97f4a7c15;  // mixed with an address at init
 
 namespace {
 Lock g_tc_lock;  // guards the registry list below
@@ -67,7 +68,6 @@ void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
     small_release(bin, head, n);
     return;
   }
-  for (void* p = head; p; p = next_of(p)) chunk_mark_used(p);
   medium_free_chain(tc->heap, head);
 }
 
@@ -174,7 +174,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   } else {
     if (!tc->heap) tc->heap = heap_registry().attach();
     got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);
-    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) chunk_mark_cached(p);
+    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) cache_token_slot(p) = cache_token(p);
   }
   if (got == 0) return nullptr;
   grow_max(tc, b, bin);
@@ -190,7 +190,7 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   // enough to keep a tail pointer on the fast path.
   if (b.count >= b.max) release_from_bin(tc, bin, class_info(bin).batch);
   if (b.count < b.max) {
-    if (!is_small_class(bin)) chunk_mark_cached(p);
+    if (!is_small_class(bin)) cache_token_slot(p) = cache_token(p);
     next_of(p) = b.head;
     b.head = p;
     ++b.count;

@@ -20,7 +20,8 @@ struct Bin {
 enum : uint8_t { kCacheFresh = 0, kCacheActive = 1, kCacheDead = 2 };
 
 struct ThreadCache {
-  Bin bins[kNumBins];
+  // kNumBins bins, then the bins of kClsMedium and kClsLarge, which keep max 0.
+  Bin bins[kNumBins + 2];
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
   ThreadCache* reg_prev;
@@ -30,19 +31,29 @@ struct ThreadCache {
   uint8_t state;
 };
 
+static_assert(kClsMedium == kNumBins && kClsLarge == kNumBins + 1,
+              "the medium and large class bytes must index the always-full bins");
+
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 // Out-of-line halves (allocator.cc).
 void* alloc_slow(size_t n);
 void dealloc_slow(void* p, uint8_t cls);
+void dealloc_other(void* p, uint8_t cls);  // medium chunks into the cache, else slow
 
-// Medium chunks wait in the cache with kMagicCached in their header, so that a
-// second free of one is caught; taking one out restores the in-use magic. (A
-// chunk's payload may exceed its bin's size by less than a minimum chunk, so only
-// the magic changes, never the size.)
-constexpr uint64_t kMagicCached = uint64_t{0x6363} << kMagicShift;  // "cc"
-MM_INLINE void chunk_mark_used(void* p) { Chunk::of(p)->set_magic(kMagicUsed); }
-MM_INLINE void chunk_mark_cached(void* p) { Chunk::of(p)->set_magic(kMagicCached); }
+// A medium chunk waiting in a thread cache keeps its in-use header (its heap must
+// not merge it) and carries a token in its second word, so that a second free of
+// it is caught. Every object is at least 16 bytes, so malloc clears that word for
+// every object it hands out, small or medium: one store and no branch, where
+// restoring a header would need to know the tier (and mispredict on mixed sizes).
+// The token depends on the address and on a per-process secret, so user data does
+// not match it by accident.
+extern MM_HIDDEN uintptr_t g_cache_secret;
+MM_INLINE uintptr_t& cache_token_slot(void* p) { return static_cast<uintptr_t*>(p)[1]; }
+MM_INLINE uintptr_t cache_token(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) ^ g_cache_secret;
+}
+MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
 
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
@@ -53,17 +64,24 @@ MM_INLINE void* bin_pop(Bin& b) {
   return p;
 }
 
+// Takes an object out of a bin for the caller, clearing the cache token.
+MM_INLINE void* bin_take(Bin& b) {
+  void* p = bin_pop(b);
+  if (MM_LIKELY(p != nullptr)) cache_token_slot(p) = 0;
+  return p;
+}
+
+// Bins are 16 bytes, as are size classes: the bin of n is at byte offset
+// (n + 15) & ~15 of the array, one add and one and.
+static_assert(sizeof(Bin) == 16, "bin_of_size relies on 16-byte bins");
+MM_INLINE Bin& bin_of_size(size_t n) {
+  return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(t_cache.bins) + ((n + 15) & ~size_t{15}));
+}
+
 MM_INLINE void* alloc_fast(size_t n) {
-  if (MM_LIKELY(n <= kSmallMax)) {
-    void* p = bin_pop(t_cache.bins[bin_index(n)]);  // bin 0 (n == 0) is always empty
+  if (MM_LIKELY(n <= kCachedMax)) {
+    void* p = bin_take(bin_of_size(n));  // bin 0 (n == 0) is always empty
     if (MM_LIKELY(p != nullptr)) return p;
-  } else if (n <= kCachedMax) {
-    uint32_t bin = bin_index(n);
-    void* p = bin_pop(t_cache.bins[bin]);
-    if (MM_LIKELY(p != nullptr)) {
-      chunk_mark_used(p);
-      return p;
-    }
   }
   return alloc_slow(n);
 }
@@ -79,30 +97,27 @@ MM_INLINE bool bin_push(Bin& b, void* p) {
   return false;
 }
 
-// A medium chunk of 257..1024 payload bytes whose header is a valid in-use one goes
-// into its bin, marked as cached; anything else takes the slow path.
+// A medium chunk of 257..1024 payload bytes whose header is a valid in-use one and
+// that is not cached already goes into its bin; anything else takes the slow path.
 MM_INLINE bool dealloc_medium_fast(void* p) {
-  Chunk* c = Chunk::of(p);
-  uint64_t head = c->head();
+  uint64_t head = Chunk::of(p)->head();
   size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (kMagicUsed | kChunkInUse) ||
-      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax)
+      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
     return false;
   if (!bin_push(t_cache.bins[bin_index(payload)], p)) return false;
-  c->set_head((head & ~kMagicMask) | kMagicCached);
+  cache_token_slot(p) = cache_token(p);
   return true;
 }
 
 MM_INLINE void dealloc_fast(void* p) {
   // free(NULL), and every free where the flat class map is missing, reads class 0
   // and goes slow.
+  // Slab classes index their bins; every other class byte (none, medium, large)
+  // indexes a bin that is always full, so one test sends them to the slow path.
   uint8_t cls = class_of_fast(page_of(p));
-  if (MM_LIKELY(is_slab_cls(cls))) {
-    if (MM_LIKELY(bin_push(t_cache.bins[static_cast<size_t>(cls)], p))) return;
-  } else if (cls == kClsMedium && dealloc_medium_fast(p)) {
-    return;
-  }
-  dealloc_slow(p, cls);
+  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
+  dealloc_other(p, cls);
 }
 
 }  // namespace mm

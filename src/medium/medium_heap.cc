@@ -74,6 +74,9 @@ void* MediumHeap::carve(FreeChunk* f, size_t csize) {
   }
   c->set_used(have);
   used_bytes_ += have;
+  // A stale thread-cache token from an earlier life of this address must not make
+  // the chunk look cached (and its first free a double free).
+  static_cast<uintptr_t*>(c->payload())[1] = 0;
   return c->payload();
 }
 

@@ -13,13 +13,12 @@ enum class SpanState : uint8_t {
   kLarge = 3,   // one large block
 };
 
-// Size-class byte kept in the pagemap for the free fast path. 1..kNumSmallClasses
-// are slab classes; these mark the other span kinds.
+// Size-class byte kept in the pagemap for the free fast path. 1..16 are slab
+// classes; these mark the other span kinds. They index the two thread-cache bins
+// after the last real one (65 bins), which are always full (see dealloc_fast).
 constexpr uint8_t kClsNone = 0;
-constexpr uint8_t kClsMedium = 0xfe;
-constexpr uint8_t kClsLarge = 0xff;
-// Slab classes are the only positive bytes when read as signed: a one-test check.
-MM_INLINE constexpr bool is_slab_cls(uint8_t c) { return static_cast<int8_t>(c) > 0; }
+constexpr uint8_t kClsMedium = 65;
+constexpr uint8_t kClsLarge = 66;
 
 struct Span {
   uintptr_t start = 0;  // first page number

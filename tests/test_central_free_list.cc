@@ -59,8 +59,8 @@ TEST_CASE("central free list: batches of distinct objects from one slab, returne
   next_of(all[half - 1]) = nullptr;
   for (size_t i = half; i + 1 < all.size(); ++i) next_of(all[i]) = all[i + 1];
   next_of(all.back()) = nullptr;
-  cfl.insert_range(all[0], static_cast<int>(half));
-  cfl.insert_range(all[half], static_cast<int>(all.size() - half));
+  cfl.insert_range(all[0]);
+  cfl.insert_range(all[half]);
   CHECK(cfl.slabs() == 0);
   PageHeapStats st = ph.stats();
   CHECK(st.free_pages == st.total_pages);

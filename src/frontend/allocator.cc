@@ -176,15 +176,7 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
     return h->resize_in_place(c, chunk_size_for(n));
   }
   check_large(p, s, "realloc");
-  if (n <= g_config.medium_max) return false;
-  size_t pages = pages_for(n);
-  if (pages < s->npages) {
-    page_heap().shrink(s, pages);
-  } else if (pages > s->npages && !page_heap().extend(s, pages)) {
-    return false;
-  }
-  s->large_size = n;
-  return true;
+  return n > g_config.medium_max && large_resize(s, pages_for(n));
 }
 }  // namespace
 

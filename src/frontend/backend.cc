@@ -67,7 +67,7 @@ int small_fetch(uint32_t cls, void** head, int n) {
 
 void small_release(uint32_t cls, void* head, int n) {
   if (static_cast<uint32_t>(n) == class_info(cls).batch && g_transfer[cls].push(head)) return;
-  g_central[cls].insert_range(head, n);
+  g_central[cls].insert_range(head);
 }
 
 // ---- medium tier ------------------------------------------------------------
@@ -179,7 +179,6 @@ void* large_alloc(size_t n, size_t align) {
                 ? page_heap().alloc_aligned(pages, align >> kPageShift, SpanState::kLarge, kClsLarge)
                 : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
   if (!s) return nullptr;
-  s->large_size = n;
   __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
   return s->base();
 }
@@ -189,19 +188,42 @@ void large_free(Span* s) {
   page_heap().free(s);
 }
 
+bool large_resize(Span* s, size_t pages) {
+  size_t before = s->bytes();
+  if (pages < s->npages) {
+    page_heap().shrink(s, pages);
+  } else if (pages > s->npages && !page_heap().extend(s, pages)) {
+    return false;
+  }
+  __atomic_add_fetch(&g_large_bytes, s->bytes() - before, __ATOMIC_RELAXED);  // wraps on shrink
+  return true;
+}
+
 size_t large_bytes_in_use() { return __atomic_load_n(&g_large_bytes, __ATOMIC_RELAXED); }
 
 // ---- memory pressure ----------------------------------------------------------
+
+namespace {
+// Moves batches from every transfer cache to the central lists, which return
+// wholly free slabs to the page heap: all of them, or half of each class's.
+void drain_transfer_caches(bool half) {
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+    uint32_t n = half ? g_transfer[c].batches() / 2 : UINT32_MAX;
+    for (; n > 0; --n) {
+      void* b = g_transfer[c].pop();
+      if (!b) break;
+      g_central[c].insert_range(b);
+    }
+  }
+}
+}  // namespace
 
 void relieve_pressure() {
   ensure_init();
   if (ThreadCache* tc = thread_cache_setup()) thread_cache_flush(tc);
   uint32_t epoch = __atomic_add_fetch(&g_flush_epoch, 1, __ATOMIC_RELAXED);
   if (t_cache.state == kCacheActive) t_cache.flush_epoch = epoch;
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
-    int batch = static_cast<int>(class_info(c).batch);
-    while (void* b = g_transfer[c].pop()) g_central[c].insert_range(b, batch);
-  }
+  drain_transfer_caches(false);
   HeapRegistry& reg = heap_registry();
   LockGuard g(reg.lock());
   for (MediumHeap* h = reg.first(); h; h = h->reg_next) {
@@ -212,14 +234,7 @@ void relieve_pressure() {
 
 void scavenge_caches() {
   if (ThreadCache* tc = thread_cache_setup()) thread_cache_scavenge(tc);
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
-    int batch = static_cast<int>(class_info(c).batch);
-    for (uint32_t n = g_transfer[c].batches() / 2; n > 0; --n) {
-      void* b = g_transfer[c].pop();
-      if (!b) break;
-      g_central[c].insert_range(b, batch);
-    }
-  }
+  drain_transfer_caches(true);
 }
 
 void release_free_memory() {

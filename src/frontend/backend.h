@@ -33,6 +33,8 @@ Chunk* medium_chunk(void* p, Span* s, const char* func);
 // Large tier: whole spans.
 void* large_alloc(size_t n, size_t align);
 void large_free(Span* s);
+// Grows or shrinks a large block's span in place; false if it cannot grow there.
+bool large_resize(Span* s, size_t pages);
 
 // Memory pressure: flush this thread's cache, drain transfer caches and remote
 // frees, return empty slabs and regions; other threads flush at their next slow path.

@@ -40,7 +40,6 @@ struct Chunk {
   void set_used(size_t sz) { set_head(sz | kMagicUsed | kChunkInUse); }
   void set_free(size_t sz) { set_head(sz | kMagicFree); }
   void set_sentinel() { set_head(kChunkHeader | kMagicUsed | kChunkInUse | kChunkSentinel); }
-  void set_magic(uint64_t magic) { set_head((head() & ~kMagicMask) | magic); }
   Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
   Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }
   void* payload() { return reinterpret_cast<char*>(this) + kChunkHeader; }

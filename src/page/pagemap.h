@@ -72,7 +72,6 @@ class Pagemap {
 
   // Reserves the flat class map (the process's pagemap only; idempotent).
   void init_class_map();
-  bool has_class_map() const { return class_map_mask_ != 0; }
   MM_INLINE Span* span(uintptr_t page) const {
     return __atomic_load_n(&leaf(page)->span[page & (kPmLeafLen - 1)], __ATOMIC_RELAXED);
   }

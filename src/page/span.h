@@ -39,9 +39,6 @@ struct Span {
   // Medium regions.
   MediumHeap* heap = nullptr;
 
-  // Large blocks: the bytes asked for (malloc_usable_size reports the span).
-  size_t large_size = 0;
-
   char* base() const { return static_cast<char*>(page_addr(start)); }
   size_t bytes() const { return npages << kPageShift; }
   uintptr_t end_page() const { return start + npages; }

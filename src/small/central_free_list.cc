@@ -68,7 +68,7 @@ int CentralFreeList::remove_range(void** head, int n) {
   return got;
 }
 
-void CentralFreeList::insert_range(void* head, int n) {
+void CentralFreeList::insert_range(void* head) {
   // The pagemap lookups happen before the lock is taken, a batch at a time, so
   // that the critical section is only list pushes.
   constexpr int kChunk = 64;
@@ -101,7 +101,6 @@ void CentralFreeList::insert_range(void* head, int n) {
       }
     }
   }
-  (void)n;
 }
 
 size_t CentralFreeList::free_objects() {

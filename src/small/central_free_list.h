@@ -17,8 +17,8 @@ class CentralFreeList {
   // Up to n objects chained through their first word, last link null. Returns the
   // count taken; 0 only when the page heap cannot grow.
   int remove_range(void** head, int n);
-  // Takes back a chain of n objects (any slabs of this class).
-  void insert_range(void* head, int n);
+  // Takes back a null-terminated chain of objects (any slabs of this class).
+  void insert_range(void* head);
 
   size_t free_objects();  // objects sitting in slabs of this list
   size_t slabs() const { return slabs_; }

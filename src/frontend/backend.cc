@@ -223,6 +223,7 @@ void relieve_pressure() {
   if (ThreadCache* tc = thread_cache_setup()) thread_cache_flush(tc);
   uint32_t epoch = __atomic_add_fetch(&g_flush_epoch, 1, __ATOMIC_RELAXED);
   if (t_cache.state == kCacheActive) t_cache.flush_epoch = epoch;
+  thread_cache_flush_parked();
   drain_transfer_caches(false);
   HeapRegistry& reg = heap_registry();
   LockGuard g(reg.lock());
@@ -234,6 +235,7 @@ void relieve_pressure() {
 
 void scavenge_caches() {
   if (ThreadCache* tc = thread_cache_setup()) thread_cache_scavenge(tc);
+  thread_cache_flush_parked();
   drain_transfer_caches(true);
 }
 

@@ -48,6 +48,7 @@ void release_free_memory();
 ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
 void thread_cache_flush(ThreadCache* tc);
 void thread_cache_scavenge(ThreadCache* tc);  // half of every bin goes down
+void thread_cache_flush_parked();             // the caches of exited threads, all down
 void thread_cache_init_key();
 void* cache_refill(ThreadCache* tc, uint32_t bin);        // pops one object, or nullptr
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p);  // bin is full: make room

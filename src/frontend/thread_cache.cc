@@ -52,23 +52,26 @@ void tc_unregister(ThreadCache* tc) {
   tc->reg_next = tc->reg_prev = nullptr;
 }
 
+bool park_cache(ThreadCache* tc);
+
 // pthread key destructor: runs when the thread exits. Allocation keeps working in
 // this thread afterwards (state kCacheDead goes straight to the back ends).
 void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
-  thread_cache_flush(tc);
+  if (!park_cache(tc)) thread_cache_flush(tc);
   tc_unregister(tc);
   heap_registry().detach(tc->heap);
   tc->heap = nullptr;
   tc->state = kCacheDead;
 }
 
+// tc may be null (a parked cache): medium chunks then go straight to their heaps.
 void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
   if (is_small_class(bin)) {
     small_release(bin, head, n);
     return;
   }
-  medium_free_chain(tc->heap, head);
+  medium_free_chain(tc ? tc->heap : nullptr, head);
 }
 
 // Moves the n most recently cached objects of a bin down to the back end.
@@ -120,6 +123,78 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   b.max += inc;
   tc->max_bytes += bytes;
 }
+// Parked caches: the bins of exited threads, kept whole for the next thread to
+// take over, as mimalloc reclaims abandoned pages. Programs that run a thread per
+// task (larson hands its work to a new thread every 20000 operations) then skip
+// both the flush at exit and the slow start in the successor.
+struct ParkedCache {
+  Bin bins[kNumBins];
+  ParkedCache* next;
+};
+constexpr uint32_t kMaxParked = 8;
+Lock g_park_lock;  // rank: taken alone, or before the back ends' locks
+ParkedCache* g_parked = nullptr;
+uint32_t g_parked_count = 0;
+MetaPool<ParkedCache> g_park_pool;
+
+bool park_cache(ThreadCache* tc) {
+  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) >= kMaxParked) return false;
+  LockGuard g(g_park_lock);
+  if (g_parked_count >= kMaxParked) return false;
+  ParkedCache* pc = g_park_pool.alloc();
+  if (!pc) return false;
+  for (uint32_t bin = 0; bin < kNumBins; ++bin) {
+    pc->bins[bin] = tc->bins[bin];
+    tc->bins[bin] = Bin{nullptr, 0, 0};
+  }
+  tc->max_bytes = 0;
+  pc->next = g_parked;
+  g_parked = pc;
+  __atomic_store_n(&g_parked_count, g_parked_count + 1, __ATOMIC_RELAXED);
+  return true;
+}
+
+ParkedCache* take_parked() {
+  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) == 0) return nullptr;
+  LockGuard g(g_park_lock);
+  ParkedCache* pc = g_parked;
+  if (pc) {
+    g_parked = pc->next;
+    __atomic_store_n(&g_parked_count, g_parked_count - 1, __ATOMIC_RELAXED);
+  }
+  return pc;
+}
+
+// Takes over a parked cache: its bins fill our empty ones; where we already hold
+// objects, its objects go back to the back ends. The budget bound is recomputed.
+void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
+  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
+    Bin& mine = tc->bins[bin];
+    Bin& theirs = pc->bins[bin];
+    if (mine.head == nullptr && theirs.max > mine.max) {
+      tc->max_bytes += size_t{theirs.max - mine.max} * bin_size(bin);
+      mine = theirs;
+    } else if (theirs.head) {
+      release_chain(tc, bin, theirs.head, static_cast<int>(theirs.count));
+    }
+  }
+  {
+    LockGuard g(g_park_lock);
+    g_park_pool.free(pc);
+  }
+  // Adopted limits may exceed the budget: give back from the largest bins' tails.
+  while (tc->max_bytes > g_config.tcache_bytes) {
+    uint32_t worst = 1;
+    for (uint32_t bin = 2; bin < kNumBins; ++bin)
+      if (size_t{tc->bins[bin].max} * bin_size(bin) > size_t{tc->bins[worst].max} * bin_size(worst)) worst = bin;
+    Bin& b = tc->bins[worst];
+    uint32_t dec = b.max / 2 ? b.max / 2 : b.max;
+    b.max -= dec;
+    tc->max_bytes -= size_t{dec} * bin_size(worst);
+    if (b.count > b.max) release_from_bin(tc, worst, b.count - b.max);
+  }
+}
+
 }  // namespace
 
 void thread_cache_init_key() {
@@ -167,6 +242,12 @@ void thread_cache_scavenge(ThreadCache* tc) {
 
 void* cache_refill(ThreadCache* tc, uint32_t bin) {
   Bin& b = tc->bins[bin];
+  if (MM_UNLIKELY(__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) != 0)) {
+    if (ParkedCache* pc = take_parked()) {
+      adopt_parked(tc, pc);
+      if (void* p = bin_take(b)) return p;
+    }
+  }
   uint32_t batch = class_info(bin).batch;
   int want = static_cast<int>(b.max < batch ? (b.max ? b.max : 1) : batch);
   void* head = nullptr;
@@ -202,10 +283,26 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   release_chain(tc, bin, p, 1);
 }
 
-void thread_cache_fork_prepare() { g_tc_lock.lock(); }
-void thread_cache_fork_parent() { g_tc_lock.unlock(); }
+void thread_cache_flush_parked() {
+  while (ParkedCache* pc = take_parked()) {
+    for (uint32_t bin = 1; bin < kNumBins; ++bin)
+      if (pc->bins[bin].head) release_chain(nullptr, bin, pc->bins[bin].head, static_cast<int>(pc->bins[bin].count));
+    LockGuard g(g_park_lock);
+    g_park_pool.free(pc);
+  }
+}
+
+void thread_cache_fork_prepare() {
+  g_tc_lock.lock();
+  g_park_lock.lock();
+}
+void thread_cache_fork_parent() {
+  g_park_lock.unlock();
+  g_tc_lock.unlock();
+}
 void thread_cache_fork_child() {
   // Only the forking thread exists in the child; the others' caches are gone.
+  g_park_lock.reset_in_child();
   g_tc_lock.reset_in_child();
   g_tc_head = nullptr;
   if (t_cache.state == kCacheActive) tc_register(&t_cache);
@@ -219,6 +316,11 @@ void thread_cache_for_each(F f) {
 
 size_t thread_cache_bytes() {
   size_t total = 0;
+  {
+    LockGuard g(g_park_lock);
+    for (ParkedCache* pc = g_parked; pc; pc = pc->next)
+      for (uint32_t bin = 1; bin < kNumBins; ++bin) total += size_t{pc->bins[bin].count} * bin_size(bin);
+  }
   thread_cache_for_each([&](ThreadCache* tc) {
     for (uint32_t bin = 1; bin < kNumBins; ++bin)
       total += size_t{__atomic_load_n(&tc->bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);

@@ -12,8 +12,8 @@ struct FakeOs {
   static constexpr size_t kArena = 64 << 20;
   char* arena = static_cast<char*>(aligned_alloc(mm::kPageSize, kArena));
   size_t used = 0;
-  size_t limit = kArena;      // bytes the fake OS will give in total
-  size_t gap_next = 0;        // bytes to skip before the next grow (non-contiguous)
+  size_t limit = kArena;  // bytes the fake OS will give in total
+  size_t gap_next = 0;    // bytes to skip before the next grow (non-contiguous)
   size_t grow_calls = 0;
   std::vector<std::pair<void*, size_t>> released;
 

@@ -33,11 +33,19 @@ bool check(const void* p, size_t n, unsigned seed) {
 }
 size_t random_size(std::mt19937& rng) {
   switch (rng() % 8) {
-    case 0: return rng() % 4;
-    case 1: case 2: case 3: return rng() % 256 + 1;
-    case 4: case 5: return rng() % 1024 + 1;
-    case 6: return rng() % (128 * 1024) + 1;
-    default: return rng() % (1 << 20) + 1;
+    case 0:
+      return rng() % 4;
+    case 1:
+    case 2:
+    case 3:
+      return rng() % 256 + 1;
+    case 4:
+    case 5:
+      return rng() % 1024 + 1;
+    case 6:
+      return rng() % (128 * 1024) + 1;
+    default:
+      return rng() % (1 << 20) + 1;
   }
 }
 }  // namespace
@@ -111,7 +119,8 @@ TEST_CASE("allocator: calloc zeroes reused memory") {
 }
 
 TEST_CASE("allocator: realloc keeps contents across every tier change") {
-  size_t sizes[] = {1, 17, 256, 257, 1000, 1025, 4000, 70000, 131072, 131073, 500000, 3 << 20, 100, 8};
+  size_t sizes[] = {1,     17,     256,    257,    1000,    1025, 4000,
+                    70000, 131072, 131073, 500000, 3 << 20, 100,  8};
   void* p = alloc(1);
   size_t have = 1;
   fill(p, 1, 9);

@@ -35,7 +35,8 @@ TEST_CASE("central free list: batches of distinct objects from one slab, returne
   Span* slab = pm.span_of(objs[0]);
   for (void* p : objs) {
     CHECK(pm.span_of(p) == slab);
-    CHECK((reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->base())) % ci.size == 0);
+    CHECK((reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->base())) % ci.size ==
+          0);
     CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0);
     CHECK(pm.cls(page_of(p)) == cls);
   }

@@ -1,5 +1,4 @@
 #include <doctest/doctest.h>
-
 #include <string.h>
 
 #include <thread>
@@ -82,7 +81,9 @@ TEST_CASE("medium heap: best fit among ranged bins") {
   void* g2 = f.alloc(64);
   void* c = f.alloc(3500);
   void* g3 = f.alloc(64);
-  (void)g1; (void)g2; (void)g3;
+  (void)g1;
+  (void)g2;
+  (void)g3;
   f.free(a);
   f.free(b);
   f.free(c);
@@ -118,7 +119,7 @@ TEST_CASE("medium heap: regions grow in place and wholly free regions go back") 
   Fixture f;
   std::vector<void*> v;
   for (int i = 0; i < 600; ++i) v.push_back(f.alloc(1000));  // ~600 KiB: grows the top
-  CHECK(f.h.stats().regions == 1);  // contiguous growth kept one region
+  CHECK(f.h.stats().regions == 1);                           // contiguous growth kept one region
   // A second region forced by a span in the way.
   Span* block = f.ph.alloc(1, SpanState::kLarge, kClsLarge);
   for (int i = 0; i < 200; ++i) v.push_back(f.alloc(1000));

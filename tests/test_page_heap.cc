@@ -82,7 +82,8 @@ TEST_CASE("page heap: best fit picks the smallest span that fits") {
   Span* y = f.alloc(4);
   CHECK(y->start == four);
   // Large spans (over the exact lists) are best fit too.
-  CHECK(f.alloc(5)->start == f.os.first_page());  // the 5-page hole, so the separators below go to the top
+  CHECK(f.alloc(5)->start ==
+        f.os.first_page());  // the 5-page hole, so the separators below go to the top
   Span* l1 = f.alloc(300);
   Span* sep = f.alloc(1);
   Span* l2 = f.alloc(150);
@@ -99,7 +100,7 @@ TEST_CASE("page heap: best fit picks the smallest span that fits") {
 TEST_CASE("page heap: contiguous growth extends the free top span") {
   Fixture f;
   Span* a = f.alloc(2);
-  f.ph.free(a);  // 2 free pages at the top
+  f.ph.free(a);          // 2 free pages at the top
   Span* b = f.alloc(5);  // grows by 3 only... or 5, but must merge with the top
   CHECK(b->start == f.os.first_page());
   CHECK(f.os.used == 5 * kPageSize);

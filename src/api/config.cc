@@ -26,10 +26,23 @@ bool parse_size(const char* s, size_t* out) {
   size_t v = 0;
   for (; *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<size_t>(*s - '0');
   switch (*s) {
-    case 'k': case 'K': v <<= 10; ++s; break;
-    case 'm': case 'M': v <<= 20; ++s; break;
-    case 'g': case 'G': v <<= 30; ++s; break;
-    default: break;
+    case 'k':
+    case 'K':
+      v <<= 10;
+      ++s;
+      break;
+    case 'm':
+    case 'M':
+      v <<= 20;
+      ++s;
+      break;
+    case 'g':
+    case 'G':
+      v <<= 30;
+      ++s;
+      break;
+    default:
+      break;
   }
   if (*s) return false;
   *out = v;

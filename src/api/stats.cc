@@ -37,7 +37,8 @@ Stats collect_stats() {
     }
   }
   size_t heap = ps.total_pages << kPageShift;
-  size_t not_in_use = s.page_free + s.small_free + s.transfer_cache + s.thread_cache + s.medium_free;
+  size_t not_in_use =
+      s.page_free + s.small_free + s.transfer_cache + s.thread_cache + s.medium_free;
   s.in_use = heap > not_in_use ? heap - not_in_use : 0;
   return s;
 }

@@ -39,7 +39,8 @@ void* alloc_once(size_t n) {
     return medium_alloc(nullptr, bin_size(bin) + kChunkHeader);
   }
   ensure_init();
-  if (n <= g_config.medium_max) return medium_alloc(heap_of(thread_cache_setup()), chunk_size_for(n));
+  if (n <= g_config.medium_max)
+    return medium_alloc(heap_of(thread_cache_setup()), chunk_size_for(n));
   return large_alloc(n, 0);
 }
 

@@ -43,7 +43,8 @@ void init_slow() {
     g_central[c].init(c, &page_heap());
     // Whole batches circulate here without a lock; bound each class by bytes.
     const ClassInfo& ci = class_info(c);
-    g_transfer[c].set_capacity(static_cast<uint32_t>(TransferCache::kCapacityBytes / (ci.batch * ci.size)));
+    g_transfer[c].set_capacity(
+        static_cast<uint32_t>(TransferCache::kCapacityBytes / (ci.batch * ci.size)));
   }
   uint32_t cpus = cpu_count();
   uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
@@ -175,9 +176,9 @@ void medium_free_chain(MediumHeap* mine, void* head) {
 void* large_alloc(size_t n, size_t align) {
   ensure_init();
   size_t pages = pages_for(n);
-  Span* s = align > kPageSize
-                ? page_heap().alloc_aligned(pages, align >> kPageShift, SpanState::kLarge, kClsLarge)
-                : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
+  Span* s = align > kPageSize ? page_heap().alloc_aligned(pages, align >> kPageShift,
+                                                          SpanState::kLarge, kClsLarge)
+                              : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
   if (!s) return nullptr;
   __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
   return s->base();

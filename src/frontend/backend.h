@@ -50,9 +50,9 @@ void thread_cache_flush(ThreadCache* tc);
 void thread_cache_scavenge(ThreadCache* tc);  // half of every bin goes down
 void thread_cache_flush_parked();             // the caches of exited threads, all down
 void thread_cache_init_key();
-void* cache_refill(ThreadCache* tc, uint32_t bin);        // pops one object, or nullptr
+void* cache_refill(ThreadCache* tc, uint32_t bin);            // pops one object, or nullptr
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p);  // bin is full: make room
-size_t thread_cache_bytes();                             // bytes cached in all threads
+size_t thread_cache_bytes();                                  // bytes cached in all threads
 extern uint32_t g_flush_epoch;
 
 // Fork handlers for everything in thread_cache.cc.

@@ -123,6 +123,7 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   b.max += inc;
   tc->max_bytes += bytes;
 }
+
 // Parked caches: the bins of exited threads, kept whole for the next thread to
 // take over, as mimalloc reclaims abandoned pages. Programs that run a thread per
 // task (larson hands its work to a new thread every 20000 operations) then skip
@@ -186,7 +187,8 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
   while (tc->max_bytes > g_config.tcache_bytes) {
     uint32_t worst = 1;
     for (uint32_t bin = 2; bin < kNumBins; ++bin)
-      if (size_t{tc->bins[bin].max} * bin_size(bin) > size_t{tc->bins[worst].max} * bin_size(worst)) worst = bin;
+      if (size_t{tc->bins[bin].max} * bin_size(bin) > size_t{tc->bins[worst].max} * bin_size(worst))
+        worst = bin;
     Bin& b = tc->bins[worst];
     uint32_t dec = b.max / 2 ? b.max / 2 : b.max;
     b.max -= dec;
@@ -257,7 +259,8 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   } else {
     if (!tc->heap) tc->heap = heap_registry().attach();
     got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);
-    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) cache_token_slot(p) = cache_token(p);
+    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p))
+      cache_token_slot(p) = cache_token(p);
   }
   if (got == 0) return nullptr;
   grow_max(tc, b, bin);
@@ -286,7 +289,8 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
 void thread_cache_flush_parked() {
   while (ParkedCache* pc = take_parked()) {
     for (uint32_t bin = 1; bin < kNumBins; ++bin)
-      if (pc->bins[bin].head) release_chain(nullptr, bin, pc->bins[bin].head, static_cast<int>(pc->bins[bin].count));
+      if (pc->bins[bin].head)
+        release_chain(nullptr, bin, pc->bins[bin].head, static_cast<int>(pc->bins[bin].count));
     LockGuard g(g_park_lock);
     g_park_pool.free(pc);
   }
@@ -319,7 +323,8 @@ size_t thread_cache_bytes() {
   {
     LockGuard g(g_park_lock);
     for (ParkedCache* pc = g_parked; pc; pc = pc->next)
-      for (uint32_t bin = 1; bin < kNumBins; ++bin) total += size_t{pc->bins[bin].count} * bin_size(bin);
+      for (uint32_t bin = 1; bin < kNumBins; ++bin)
+        total += size_t{pc->bins[bin].count} * bin_size(bin);
   }
   thread_cache_for_each([&](ThreadCache* tc) {
     for (uint32_t bin = 1; bin < kNumBins; ++bin)

@@ -35,7 +35,9 @@ struct Chunk {
   size_t size() const { return head() & ~(kMagicMask | kChunkFlagMask); }
   bool in_use() const { return head() & kChunkInUse; }
   bool sentinel() const { return head() & kChunkSentinel; }
-  bool valid_used() const { return (head() & (kMagicMask | kChunkInUse | kChunkSentinel)) == (kMagicUsed | kChunkInUse); }
+  bool valid_used() const {
+    return (head() & (kMagicMask | kChunkInUse | kChunkSentinel)) == (kMagicUsed | kChunkInUse);
+  }
   bool valid_free() const { return (head() & (kMagicMask | kChunkInUse)) == kMagicFree; }
   void set_used(size_t sz) { set_head(sz | kMagicUsed | kChunkInUse); }
   void set_free(size_t sz) { set_head(sz | kMagicFree); }
@@ -43,7 +45,9 @@ struct Chunk {
   Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
   Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }
   void* payload() { return reinterpret_cast<char*>(this) + kChunkHeader; }
-  static Chunk* of(void* p) { return reinterpret_cast<Chunk*>(static_cast<char*>(p) - kChunkHeader); }
+  static Chunk* of(void* p) {
+    return reinterpret_cast<Chunk*>(static_cast<char*>(p) - kChunkHeader);
+  }
 };
 
 // Links of a free chunk live in its payload.

@@ -219,7 +219,8 @@ bool MediumHeap::new_region(size_t csize) {
   size_t want = csize + kChunkHeader;
   size_t pages = region_pages(csize);
   Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium);
-  if (!r && pages > pages_for(want)) r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);
+  if (!r && pages > pages_for(want))
+    r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);
   if (!r) return false;
   r->heap = this;
   span_list_push(&regions_head_, r);
@@ -251,8 +252,8 @@ bool MediumHeap::remote_push(Chunk* c) {
   void* old = __atomic_load_n(&remote_, __ATOMIC_RELAXED);
   do {
     next_of(p) = old;
-  } while (!__atomic_compare_exchange_n(&remote_, &old, p, true, __ATOMIC_RELEASE,
-                                        __ATOMIC_RELAXED));
+  } while (
+      !__atomic_compare_exchange_n(&remote_, &old, p, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
   // Push-only with a take-all consumer (exchange), so there is no ABA to guard.
   return __atomic_add_fetch(&remote_count_, 1, __ATOMIC_RELAXED) >= 64;
 }

@@ -60,8 +60,7 @@ Span* PageHeap::find_best(size_t npages) {
   Span* best = nullptr;
   for (Span* s = large_; s; s = s->next) {
     if (s->npages < npages) continue;
-    if (!best || s->npages < best->npages ||
-        (s->npages == best->npages && s->start < best->start))
+    if (!best || s->npages < best->npages || (s->npages == best->npages && s->start < best->start))
       best = s;
   }
   return best;
@@ -236,7 +235,7 @@ bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
     if (attempt == 0 && may_grow) {
       size_t have = right_free ? right->npages : 0;
       if (s->end_page() + have != top_end_) return false;  // not at the top
-      if (!grow(delta)) return false;  // grow() counts the free top span itself
+      if (!grow(delta)) return false;                      // grow() counts the free top span itself
     }
   }
   return false;

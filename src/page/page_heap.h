@@ -75,8 +75,8 @@ class PageHeap {
   Span* exact_[kMaxExact + 1] = {};
   Span* large_ = nullptr;
   uint64_t nonempty_[(kMaxExact + 64) / 64] = {};
-  size_t grow_step_ = 8;              // pages: 64 KiB (glibc pads by 128 KiB)
-  size_t release_threshold_ = 2048;   // pages: 16 MiB of committed free pages
+  size_t grow_step_ = 8;             // pages: 64 KiB (glibc pads by 128 KiB)
+  size_t release_threshold_ = 2048;  // pages: 16 MiB of committed free pages
   size_t total_pages_ = 0;
   uintptr_t top_end_ = 0;  // page after the last growth from the source
   size_t free_pages_ = 0;

@@ -74,8 +74,10 @@ void Pagemap::init_class_map() {
 
 bool Pagemap::commit_class_map(uintptr_t first_page, size_t n) {
   if (!class_map_mask_) return true;
-  uintptr_t lo = reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) & ~uintptr_t{4095};
-  uintptr_t hi = align_up(reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) + n, 4096);
+  uintptr_t lo =
+      reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) & ~uintptr_t{4095};
+  uintptr_t hi =
+      align_up(reinterpret_cast<uintptr_t>(class_map_ + (first_page & kClassMapMask)) + n, 4096);
   // Writable from now on; the bytes read zero (no class) until set_range writes them.
   ErrnoKeeper keep;
   return mprotect(reinterpret_cast<void*>(lo), hi - lo, PROT_READ | PROT_WRITE) == 0;

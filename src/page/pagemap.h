@@ -59,10 +59,10 @@ class Pagemap {
   }
 
   MM_INLINE PmLeaf* leaf(uintptr_t page) const {
-    PmNode2* n2 = __atomic_load_n(&root_[(page >> (kPmLeafBits + 2 * kPmMidBits)) & (kPmRootLen - 1)],
-                                  __ATOMIC_ACQUIRE);
-    PmNode3* n3 = __atomic_load_n(&n2->child[(page >> (kPmLeafBits + kPmMidBits)) & (kPmMidLen - 1)],
-                                  __ATOMIC_ACQUIRE);
+    PmNode2* n2 = __atomic_load_n(
+        &root_[(page >> (kPmLeafBits + 2 * kPmMidBits)) & (kPmRootLen - 1)], __ATOMIC_ACQUIRE);
+    PmNode3* n3 = __atomic_load_n(
+        &n2->child[(page >> (kPmLeafBits + kPmMidBits)) & (kPmMidLen - 1)], __ATOMIC_ACQUIRE);
     return __atomic_load_n(&n3->child[(page >> kPmLeafBits) & (kPmMidLen - 1)], __ATOMIC_ACQUIRE);
   }
   // The class byte from the radix tree: authoritative, four loads.

@@ -33,8 +33,8 @@ struct Span {
   // Small slabs.
   uint32_t allocated = 0;  // objects out of this span
   uint32_t capacity = 0;
-  void* freelist = nullptr;    // objects that came back
-  char* bump = nullptr;        // next never-carved object
+  void* freelist = nullptr;  // objects that came back
+  char* bump = nullptr;      // next never-carved object
 
   // Medium regions.
   MediumHeap* heap = nullptr;

@@ -15,7 +15,7 @@ namespace mm {
 
 class TransferCache {
  public:
-  static constexpr uint32_t kDefaultCapacity = 16;  // batches
+  static constexpr uint32_t kDefaultCapacity = 16;   // batches
   static constexpr size_t kCapacityBytes = 4 << 20;  // per class, see init
 
   // False when full: the caller goes to the central free list instead.

@@ -14,7 +14,8 @@ static inline void say_num(const char* name, size_t v) {
   char buf[32];
   int i = 31;
   buf[i] = 0;
-  do buf[--i] = (char)('0' + v % 10); while ((v /= 10) && i > 0);
+  do buf[--i] = (char)('0' + v % 10);
+  while ((v /= 10) && i > 0);
   say(name);
   say(&buf[i]);
   say("\n");

@@ -205,11 +205,17 @@ size_t large_bytes_in_use() { return __atomic_load_n(&g_large_bytes, __ATOMIC_RE
 // ---- memory pressure ----------------------------------------------------------
 
 namespace {
+// Batch counts at the last scavenge: a transfer cache whose count has not moved
+// since is idle. Read and written racily by design: it is a heuristic.
+uint32_t g_transfer_seen[kNumSmallClasses + 1];
+
 // Moves batches from every transfer cache to the central lists, which return
-// wholly free slabs to the page heap: all of them, or half of each class's.
-void drain_transfer_caches(bool half) {
+// wholly free slabs to the page heap: all of them, or half of each idle class's.
+void drain_transfer_caches(bool idle_half) {
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
-    uint32_t n = half ? g_transfer[c].batches() / 2 : UINT32_MAX;
+    uint32_t now = g_transfer[c].batches();
+    uint32_t seen = __atomic_exchange_n(&g_transfer_seen[c], now, __ATOMIC_RELAXED);
+    uint32_t n = !idle_half ? UINT32_MAX : (now == seen ? now / 2 : 0);
     for (; n > 0; --n) {
       void* b = g_transfer[c].pop();
       if (!b) break;

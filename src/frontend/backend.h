@@ -40,14 +40,15 @@ bool large_resize(Span* s, size_t pages);
 // frees, return empty slabs and regions; other threads flush at their next slow path.
 void relieve_pressure();
 // Soft pressure, after the heap grew from the OS: this thread's cache gives back
-// half of each bin, and each transfer cache half of its batches.
+// half of each idle bin, each idle transfer cache half of its batches, and parked
+// caches go down.
 void scavenge_caches();
 void release_free_memory();
 
 // Thread cache (thread_cache.cc).
 ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
 void thread_cache_flush(ThreadCache* tc);
-void thread_cache_scavenge(ThreadCache* tc);  // half of every bin goes down
+void thread_cache_scavenge(ThreadCache* tc);  // half of every idle bin goes down
 void thread_cache_flush_parked();             // the caches of exited threads, all down
 void thread_cache_init_key();
 void* cache_refill(ThreadCache* tc, uint32_t bin);            // pops one object, or nullptr

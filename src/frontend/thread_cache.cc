@@ -236,9 +236,14 @@ void thread_cache_flush(ThreadCache* tc) {
 }
 
 void thread_cache_scavenge(ThreadCache* tc) {
+  // A bin whose count has not moved since the last growth of the heap is idle
+  // (a busy bin's count moves with every refill and overflow): half of it goes
+  // down. Busy bins are left alone, so a heap that grows steadily does not keep
+  // emptying the caches it is using.
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = tc->bins[bin];
-    if (b.count > 1) release_from_bin(tc, bin, b.count / 2);
+    if (b.count > 1 && b.count == tc->seen[bin]) release_from_bin(tc, bin, b.count / 2);
+    tc->seen[bin] = b.count;
   }
 }
 

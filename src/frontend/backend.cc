@@ -20,7 +20,13 @@ bool g_inited = false;
 namespace {
 Lock g_init_lock;
 constinit CentralFreeList g_central[kNumSmallClasses + 1];
-constinit TransferCache g_transfer[kNumSmallClasses + 1];
+// Transfer caches come in shards, one per group of threads (a thread's shard is
+// fixed at set-up): a thread mostly gets its own batches back, warm, and threads
+// on different shards do not fight over one stack top. A shard that is empty or
+// full borrows from or lends to the others before the central list is involved.
+constexpr uint32_t kShards = 4;
+constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
+MM_INLINE uint32_t my_shard() { return t_cache.shard % kShards; }
 
 size_t g_large_bytes = 0;
 
@@ -43,8 +49,9 @@ void init_slow() {
     g_central[c].init(c, &page_heap());
     // Whole batches circulate here without a lock; bound each class by bytes.
     const ClassInfo& ci = class_info(c);
-    g_transfer[c].set_capacity(
-        static_cast<uint32_t>(TransferCache::kCapacityBytes / (ci.batch * ci.size)));
+    for (auto& shard : g_transfer)
+      shard[c].set_capacity(
+          static_cast<uint32_t>(TransferCache::kCapacityBytes / kShards / (ci.batch * ci.size)));
   }
   uint32_t cpus = cpu_count();
   uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
@@ -58,16 +65,21 @@ void init_slow() {
 int small_fetch(uint32_t cls, void** head, int n) {
   ensure_init();
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    if (void* b = g_transfer[cls].pop()) {
-      *head = b;
-      return n;
+    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i, s = (s + 1) % kShards) {
+      if (void* b = g_transfer[s][cls].pop()) {
+        *head = b;
+        return n;
+      }
     }
   }
   return g_central[cls].remove_range(head, n);
 }
 
 void small_release(uint32_t cls, void* head, int n) {
-  if (static_cast<uint32_t>(n) == class_info(cls).batch && g_transfer[cls].push(head)) return;
+  if (static_cast<uint32_t>(n) == class_info(cls).batch) {
+    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i, s = (s + 1) % kShards)
+      if (g_transfer[s][cls].push(head)) return;
+  }
   g_central[cls].insert_range(head);
 }
 
@@ -207,19 +219,21 @@ size_t large_bytes_in_use() { return __atomic_load_n(&g_large_bytes, __ATOMIC_RE
 namespace {
 // Batch counts at the last scavenge: a transfer cache whose count has not moved
 // since is idle. Read and written racily by design: it is a heuristic.
-uint32_t g_transfer_seen[kNumSmallClasses + 1];
+uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];
 
 // Moves batches from every transfer cache to the central lists, which return
 // wholly free slabs to the page heap: all of them, or half of each idle class's.
 void drain_transfer_caches(bool idle_half) {
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
-    uint32_t now = g_transfer[c].batches();
-    uint32_t seen = __atomic_exchange_n(&g_transfer_seen[c], now, __ATOMIC_RELAXED);
-    uint32_t n = !idle_half ? UINT32_MAX : (now == seen ? now / 2 : 0);
-    for (; n > 0; --n) {
-      void* b = g_transfer[c].pop();
-      if (!b) break;
-      g_central[c].insert_range(b);
+  for (uint32_t s = 0; s < kShards; ++s) {
+    for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
+      uint32_t now = g_transfer[s][c].batches();
+      uint32_t seen = __atomic_exchange_n(&g_transfer_seen[s][c], now, __ATOMIC_RELAXED);
+      uint32_t n = !idle_half ? UINT32_MAX : (now == seen ? now / 2 : 0);
+      for (; n > 0; --n) {
+        void* b = g_transfer[s][c].pop();
+        if (!b) break;
+        g_central[c].insert_range(b);
+      }
     }
   }
 }
@@ -309,7 +323,8 @@ size_t small_free_bytes() {
 size_t transfer_cache_bytes() {
   size_t total = 0;
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
-    total += size_t{g_transfer[c].batches()} * class_info(c).batch * class_info(c).size;
+    for (auto& shard : g_transfer)
+      total += size_t{shard[c].batches()} * class_info(c).batch * class_info(c).size;
   return total;
 }
 

@@ -216,6 +216,8 @@ ThreadCache* thread_cache_setup() {
   if (tc->state == kCacheDead) return nullptr;
   ensure_init();
   tc->state = kCacheActive;  // before anything below can re-enter malloc
+  static uint32_t next_shard = 0;
+  tc->shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED);
   tc->flush_epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
   tc_register(tc);
   if (g_tc_key_ok) pthread_setspecific(g_tc_key, tc);

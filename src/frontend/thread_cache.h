@@ -28,6 +28,7 @@ struct ThreadCache {
   size_t max_bytes;       // sum of max * size over bins: the budget bound
   uint32_t flush_epoch;   // flush when the global epoch moves (memory pressure)
   uint32_t steal_cursor;  // next bin to take budget from
+  uint32_t shard;         // which transfer-cache shard this thread uses
   uint32_t seen[kNumBins];  // bin counts at the last scavenge: unchanged means idle
   uint8_t state;
 };

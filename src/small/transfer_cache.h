@@ -13,7 +13,7 @@
 
 namespace mm {
 
-class TransferCache {
+class alignas(64) TransferCache {  // one cache line each: no false sharing
  public:
   static constexpr uint32_t kDefaultCapacity = 16;   // batches
   static constexpr size_t kCapacityBytes = 4 << 20;  // per class, see init

@@ -76,6 +76,7 @@ void check_small(void* p, Span* s, const char* func) {
 void check_large(void* p, Span* s, const char* func) {
   if (p != s->base()) fatal(func, "invalid pointer", p);
 }
+
 // One attempt, without pressure relief and without touching errno: for optional
 // headroom.
 void* alloc_quiet(size_t n) {
@@ -103,12 +104,12 @@ void dealloc_slow(void* p, uint8_t cls) {
   if (!p) return;
   if (cls == kClsNone) {
     cls = g_pagemap.cls(page_of(p));  // no flat class map: ask the radix tree
-    if (is_small_class(cls) && bin_push(t_cache.bins[cls], p)) return;
-    if (cls == kClsMedium && dealloc_medium_fast(p)) return;
     if (cls == kClsNone) {
       Span* s = g_pagemap.span_of(p);
       fatal("free", s ? "double free (or invalid pointer) of" : "invalid pointer", p);
     }
+    dealloc_as(p, cls);  // the fast path's dispatch, now with the class known
+    return;
   }
   if (is_small_class(cls)) {
     check_small(p, g_pagemap.span_of(p), "free");

@@ -151,14 +151,9 @@ void remote_free(MediumHeap* h, Chunk* c) {
 }  // namespace
 
 void medium_free(MediumHeap* mine, Chunk* c) {
-  MediumHeap* h = g_pagemap.span_of(c)->heap;
-  if (!frees_directly(mine, h)) {
-    remote_free(h, c);
-    return;
-  }
-  LockGuard g(h->lock());
-  if (h->has_remote()) h->drain_remote();
-  h->free_chunk(c);
+  void* p = c->payload();
+  next_of(p) = nullptr;  // a chain of one
+  medium_free_chain(mine, p);
 }
 
 void medium_free_chain(MediumHeap* mine, void* head) {

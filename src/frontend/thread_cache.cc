@@ -74,6 +74,17 @@ void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
   medium_free_chain(tc ? tc->heap : nullptr, head);
 }
 
+// Empties a whole set of bins (a thread's, or a parked cache's) into the back ends.
+void release_bins(ThreadCache* tc, Bin* bins) {
+  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
+    Bin& b = bins[bin];
+    void* head = b.head;
+    int n = static_cast<int>(b.count);
+    b = Bin{nullptr, 0, 0};
+    if (head) release_chain(tc, bin, head, n);
+  }
+}
+
 // Moves the n most recently cached objects of a bin down to the back end.
 void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   Bin& b = tc->bins[bin];
@@ -155,6 +166,11 @@ bool park_cache(ThreadCache* tc) {
   return true;
 }
 
+void free_parked(ParkedCache* pc) {
+  LockGuard g(g_park_lock);
+  g_park_pool.free(pc);
+}
+
 ParkedCache* take_parked() {
   if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) == 0) return nullptr;
   LockGuard g(g_park_lock);
@@ -179,10 +195,7 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
       release_chain(tc, bin, theirs.head, static_cast<int>(theirs.count));
     }
   }
-  {
-    LockGuard g(g_park_lock);
-    g_park_pool.free(pc);
-  }
+  free_parked(pc);
   // Adopted limits may exceed the budget: give back from the largest bins' tails.
   while (tc->max_bytes > g_config.tcache_bytes) {
     uint32_t worst = 1;
@@ -225,15 +238,7 @@ ThreadCache* thread_cache_setup() {
 }
 
 void thread_cache_flush(ThreadCache* tc) {
-  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
-    Bin& b = tc->bins[bin];
-    void* head = b.head;
-    int n = static_cast<int>(b.count);
-    b.head = nullptr;
-    b.count = 0;
-    b.max = 0;
-    if (head) release_chain(tc, bin, head, n);
-  }
+  release_bins(tc, tc->bins);
   tc->max_bytes = 0;
 }
 
@@ -266,8 +271,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   } else {
     if (!tc->heap) tc->heap = heap_registry().attach();
     got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);
-    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p))
-      cache_token_slot(p) = cache_token(p);
+    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) mark_cached(p);
   }
   if (got == 0) return nullptr;
   grow_max(tc, b, bin);
@@ -283,7 +287,7 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   // enough to keep a tail pointer on the fast path.
   if (b.count >= b.max) release_from_bin(tc, bin, class_info(bin).batch);
   if (b.count < b.max) {
-    if (!is_small_class(bin)) cache_token_slot(p) = cache_token(p);
+    if (!is_small_class(bin)) mark_cached(p);
     next_of(p) = b.head;
     b.head = p;
     ++b.count;
@@ -295,11 +299,8 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
 
 void thread_cache_flush_parked() {
   while (ParkedCache* pc = take_parked()) {
-    for (uint32_t bin = 1; bin < kNumBins; ++bin)
-      if (pc->bins[bin].head)
-        release_chain(nullptr, bin, pc->bins[bin].head, static_cast<int>(pc->bins[bin].count));
-    LockGuard g(g_park_lock);
-    g_park_pool.free(pc);
+    release_bins(nullptr, pc->bins);
+    free_parked(pc);
   }
 }
 

@@ -25,10 +25,10 @@ struct ThreadCache {
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
   ThreadCache* reg_prev;
-  size_t max_bytes;       // sum of max * size over bins: the budget bound
-  uint32_t flush_epoch;   // flush when the global epoch moves (memory pressure)
-  uint32_t steal_cursor;  // next bin to take budget from
-  uint32_t shard;         // which transfer-cache shard this thread uses
+  size_t max_bytes;         // sum of max * size over bins: the budget bound
+  uint32_t flush_epoch;     // flush when the global epoch moves (memory pressure)
+  uint32_t steal_cursor;    // next bin to take budget from
+  uint32_t shard;           // which transfer-cache shard this thread uses
   uint32_t seen[kNumBins];  // bin counts at the last scavenge: unchanged means idle
   uint8_t state;
 };
@@ -56,6 +56,7 @@ MM_INLINE uintptr_t cache_token(const void* p) {
   return reinterpret_cast<uintptr_t>(p) ^ g_cache_secret;
 }
 MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
+MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
@@ -108,8 +109,14 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
       payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
     return false;
   if (!bin_push(t_cache.bins[bin_index(payload)], p)) return false;
-  cache_token_slot(p) = cache_token(p);
+  mark_cached(p);
   return true;
+}
+
+// Frees p knowing its class byte: a slab object into its bin, else on.
+MM_INLINE void dealloc_as(void* p, uint8_t cls) {
+  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
+  dealloc_other(p, cls);
 }
 
 MM_INLINE void dealloc_fast(void* p) {
@@ -117,9 +124,7 @@ MM_INLINE void dealloc_fast(void* p) {
   // and goes slow.
   // Slab classes index their bins; every other class byte (none, medium, large)
   // indexes a bin that is always full, so one test sends them to the slow path.
-  uint8_t cls = class_of_fast(page_of(p));
-  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
-  dealloc_other(p, cls);
+  dealloc_as(p, class_of_fast(page_of(p)));
 }
 
 }  // namespace mm

@@ -237,14 +237,16 @@ bool MediumHeap::new_region(size_t csize) {
   // The previous top region, if wholly free, no longer has a reason to stay.
   Span* old = top_region_;
   top_region_ = r;
-  if (old) {
-    auto* c = reinterpret_cast<Chunk*>(old->base());
-    if (!c->in_use() && c->next()->sentinel()) {
-      bin_remove(reinterpret_cast<FreeChunk*>(c));
-      release_region(old);
-    }
-  }
+  if (old) release_if_free(old);
   return true;
+}
+
+void MediumHeap::release_if_free(Span* r) {
+  auto* c = reinterpret_cast<Chunk*>(r->base());
+  if (!c->in_use() && c->next()->sentinel()) {
+    bin_remove(reinterpret_cast<FreeChunk*>(c));
+    release_region(r);
+  }
 }
 
 bool MediumHeap::remote_push(Chunk* c) {
@@ -270,13 +272,7 @@ void MediumHeap::drain_remote() {
 
 void MediumHeap::trim() {
   drain_remote();
-  Span* r = top_region_;
-  if (!r) return;
-  auto* c = reinterpret_cast<Chunk*>(r->base());
-  if (!c->in_use() && c->next()->sentinel()) {
-    bin_remove(reinterpret_cast<FreeChunk*>(c));
-    release_region(r);
-  }
+  if (top_region_) release_if_free(top_region_);
 }
 
 }  // namespace mm

@@ -57,6 +57,7 @@ class MediumHeap {
   bool new_region(size_t csize);
   Chunk* coalesce(Chunk* c);
   void release_region(Span* r);
+  void release_if_free(Span* r);  // r's one chunk is free and binned: back it goes
 
   Lock lock_;
   PageHeap* ph_ = nullptr;

@@ -78,7 +78,7 @@ static long futex(uint32_t* addr, int op, uint32_t val) {
 void Lock::lock_slow() {
   ErrnoKeeper keep;
   // Spin briefly: critical sections are a few hundred instructions at most.
-  for (int i = 0; i < 64; ++i) {
+  for (int i = 0; i < 1024; ++i) {
     uint32_t expected = 0;
     if (__atomic_load_n(&state_, __ATOMIC_RELAXED) == 0 &&
         __atomic_compare_exchange_n(&state_, &expected, 1, false, __ATOMIC_ACQUIRE,

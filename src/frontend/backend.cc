@@ -26,6 +26,10 @@ constinit CentralFreeList g_central[kNumSmallClasses + 1];
 // full borrows from or lends to the others before the central list is involved.
 constexpr uint32_t kShards = 4;
 constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
+// A thread tries its own shard first, then the one two away: two threads with
+// consecutive shards (the usual pair) then overflow into different shards and do
+// not pick up each other's batches, whose lines sit modified in the other core.
+constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
 MM_INLINE uint32_t my_shard() { return t_cache.shard % kShards; }
 
 size_t g_large_bytes = 0;
@@ -65,8 +69,8 @@ void init_slow() {
 int small_fetch(uint32_t cls, void** head, int n) {
   ensure_init();
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i, s = (s + 1) % kShards) {
-      if (void* b = g_transfer[s][cls].pop()) {
+    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
+      if (void* b = g_transfer[s ^ kShardOrder[i]][cls].pop()) {
         *head = b;
         return n;
       }
@@ -77,8 +81,8 @@ int small_fetch(uint32_t cls, void** head, int n) {
 
 void small_release(uint32_t cls, void* head, int n) {
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i, s = (s + 1) % kShards)
-      if (g_transfer[s][cls].push(head)) return;
+    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i)
+      if (g_transfer[s ^ kShardOrder[i]][cls].push(head)) return;
   }
   g_central[cls].insert_range(head);
 }

@@ -17,39 +17,37 @@ Span* CentralFreeList::new_slab() {
   s->allocated = 0;
   s->freelist = nullptr;
   s->bump = s->base();  // objects are carved lazily: untouched pages stay untouched
-  ++slabs_;
   return s;
 }
 
-MM_INLINE void* CentralFreeList::pop_object(Span* s) {
-  void* obj = s->freelist;
-  if (obj) {
-    s->freelist = next_of(obj);
-  } else {
-    obj = s->bump;
-    s->bump += size_;
-  }
-  ++s->allocated;
-  return obj;
-}
-
 int CentralFreeList::remove_range(void** head, int n) {
-  LockGuard g(lock_);
+  // Objects that came back are chained under the lock (their lines are warm), but
+  // never-carved objects are only reserved there, a run of one slab's bump range,
+  // and linked after the lock is dropped: the first touch of a fresh page faults,
+  // and that must not happen while other threads wait for this class. A slab is
+  // taken from the page heap outside the lock too.
   void* first = nullptr;
   void* last = nullptr;
   int got = 0;
-  while (got < n) {
-    Span* s;
-    if (!span_list_empty(&nonempty_)) {
-      s = nonempty_.next;
-    } else {
-      s = new_slab();
-      if (!s) break;
-      span_list_push(&nonempty_, s);
-      s->in_list = true;
+  char* run = nullptr;  // reserved bump objects
+  int run_n = 0;
+  lock_.lock();
+  while (got + run_n < n) {
+    if (span_list_empty(&nonempty_)) {
+      if (run_n) break;  // link what we have first
+      lock_.unlock();
+      Span* fresh = new_slab();
+      lock_.lock();
+      if (!fresh) break;
+      ++slabs_;
+      span_list_push(&nonempty_, fresh);
+      fresh->in_list = true;
     }
-    while (got < n && s->allocated < s->capacity) {
-      void* obj = pop_object(s);
+    Span* s = nonempty_.next;
+    while (got + run_n < n && s->freelist) {
+      void* obj = s->freelist;
+      s->freelist = next_of(obj);
+      ++s->allocated;
       if (last)
         next_of(last) = obj;
       else
@@ -57,13 +55,33 @@ int CentralFreeList::remove_range(void** head, int n) {
       last = obj;
       ++got;
     }
+    if (got + run_n < n && s->allocated < s->capacity && !run_n) {
+      // The rest of this slab is never-carved: reserve up to the need.
+      uint32_t k = s->capacity - s->allocated;
+      if (k > static_cast<uint32_t>(n - got)) k = static_cast<uint32_t>(n - got);
+      run = s->bump;
+      run_n = static_cast<int>(k);
+      s->bump += size_t{k} * size_;
+      s->allocated += k;
+    }
     if (s->allocated == s->capacity) {
       span_list_remove(s);
       s->in_list = false;
+    } else if (got + run_n < n) {
+      break;  // a second bump run would need a second list: take fewer
     }
   }
+  allocated_ += static_cast<size_t>(got + run_n);
+  lock_.unlock();
+  for (int i = 0; i < run_n; ++i, run += size_) {
+    if (last)
+      next_of(last) = run;
+    else
+      first = run;
+    last = run;
+  }
+  got += run_n;
   if (last) next_of(last) = nullptr;
-  allocated_ += static_cast<size_t>(got);
   *head = first;
   return got;
 }

@@ -26,7 +26,6 @@ class CentralFreeList {
 
  private:
   Span* new_slab();
-  void* pop_object(Span* s);
 
   Lock lock_;
   PageHeap* ph_ = nullptr;

@@ -48,6 +48,7 @@ void* alloc_once(size_t n) {
 // once more with exactly the need. Then NULL with ENOMEM.
 template <class F>
 void* with_retry(F f) {
+  stash_drain_pending(&t_cache);  // chunks freed just now may serve this request
   size_t grown = os::grown_bytes();
   void* p = f();
   if (MM_LIKELY(p != nullptr)) {
@@ -93,10 +94,27 @@ void* alloc_slow(size_t n) {
   return with_retry([n] { return alloc_once(n); });
 }
 
-// Out of line but short: a medium free into the thread cache costs one call and
-// no register saves; everything else goes on to dealloc_slow.
+void stash_drain(ThreadCache* tc) {
+  // Detach first: a flush inside dealloc_slow drains again, and finds it empty.
+  Bin& st = tc->bins[kClsMedium];
+  void* p = st.head;
+  st.head = nullptr;
+  st.count = 0;
+  for (void* next; p; p = next) {
+    next = next_of(p);
+    if (!dealloc_medium_fast(p)) dealloc_slow(p, kClsMedium);
+  }
+}
+
+// A medium chunk whose stash is full (or whose thread has none yet, or that is
+// the stash's head: a double free); anything else goes on to dealloc_slow.
 void dealloc_other(void* p, uint8_t cls) {
-  if (cls == kClsMedium && dealloc_medium_fast(p)) return;
+  if (cls == kClsMedium) {
+    ThreadCache* tc = &t_cache;
+    if (MM_UNLIKELY(tc->bins[kClsMedium].head == p)) fatal("free", "double free of", p);
+    stash_drain_pending(tc);
+    if (dealloc_medium_fast(p)) return;
+  }
   dealloc_slow(p, cls);
 }
 
@@ -192,6 +210,7 @@ void* realloc_block(void* p, size_t n) {
     errno = ENOMEM;
     return nullptr;
   }
+  stash_drain_pending(&t_cache);  // freed neighbours let a medium chunk grow in place
   uint8_t cls = g_pagemap.cls(page_of(p));
   Span* s = span_checked(p, "realloc");
   if (is_small_class(cls)) check_small(p, s, "realloc");

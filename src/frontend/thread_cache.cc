@@ -58,6 +58,8 @@ bool park_cache(ThreadCache* tc);
 // this thread afterwards (state kCacheDead goes straight to the back ends).
 void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
+  stash_drain_pending(tc);
+  tc->bins[kClsMedium].max = 0;  // from now on every medium free goes slow
   if (!park_cache(tc)) thread_cache_flush(tc);
   tc_unregister(tc);
   heap_registry().detach(tc->heap);
@@ -210,6 +212,12 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
   }
 }
 
+// At exit the calling thread's stash is drained, so that a bad free among its
+// chunks is still reported.
+__attribute__((destructor)) void stash_drain_at_exit() {
+  if (t_cache.state == kCacheActive) stash_drain_pending(&t_cache);
+}
+
 }  // namespace
 
 void thread_cache_init_key() {
@@ -229,6 +237,7 @@ ThreadCache* thread_cache_setup() {
   if (tc->state == kCacheDead) return nullptr;
   ensure_init();
   tc->state = kCacheActive;  // before anything below can re-enter malloc
+  tc->bins[kClsMedium].max = kStashMax;
   static uint32_t next_shard = 0;
   tc->shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED);
   tc->flush_epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
@@ -238,6 +247,7 @@ ThreadCache* thread_cache_setup() {
 }
 
 void thread_cache_flush(ThreadCache* tc) {
+  stash_drain_pending(tc);
   release_bins(tc, tc->bins);
   tc->max_bytes = 0;
 }
@@ -247,6 +257,7 @@ void thread_cache_scavenge(ThreadCache* tc) {
   // (a busy bin's count moves with every refill and overflow): half of it goes
   // down. Busy bins are left alone, so a heap that grows steadily does not keep
   // emptying the caches it is using.
+  stash_drain_pending(tc);
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = tc->bins[bin];
     if (b.count > 1 && b.count == tc->seen[bin]) release_from_bin(tc, bin, b.count / 2);

@@ -20,7 +20,8 @@ struct Bin {
 enum : uint8_t { kCacheFresh = 0, kCacheActive = 1, kCacheDead = 2 };
 
 struct ThreadCache {
-  // kNumBins bins, then the bins of kClsMedium and kClsLarge, which keep max 0.
+  // kNumBins bins, then the medium stash (bins[kClsMedium], see below) and the
+  // bin of kClsLarge, which keeps max 0.
   Bin bins[kNumBins + 2];
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
@@ -34,14 +35,30 @@ struct ThreadCache {
 };
 
 static_assert(kClsMedium == kNumBins && kClsLarge == kNumBins + 1,
-              "the medium and large class bytes must index the always-full bins");
+              "the medium and large class bytes must index the stash and the always-full bin");
 
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 // Out-of-line halves (allocator.cc).
 void* alloc_slow(size_t n);
 void dealloc_slow(void* p, uint8_t cls);
-void dealloc_other(void* p, uint8_t cls);  // medium chunks into the cache, else slow
+void dealloc_other(void* p, uint8_t cls);  // the stash is full: drain it, then p
+
+// The medium stash, bins[kClsMedium]: free() pushes every medium chunk there as
+// it pushes a slab object into its bin, the same instructions, without reading
+// the chunk's header. Telling a chunk's size needs its header, and deciding
+// between the two on every free mispredicts when sizes mix (larson: half of the
+// frees). The stash is drained - each chunk checked as free() would have, then
+// cached by size or freed to its heap - when it is full, on every allocation
+// slow path, before realloc, when the cache is flushed, and at exit; so a bad
+// free of a medium chunk is still reported, within kStashMax frees or at the
+// next slow path, and a freed chunk is merged before any allocation that could
+// need it.
+constexpr uint32_t kStashMax = 16;
+void stash_drain(ThreadCache* tc);
+MM_INLINE void stash_drain_pending(ThreadCache* tc) {
+  if (MM_UNLIKELY(tc->bins[kClsMedium].count != 0)) stash_drain(tc);
+}
 
 // A medium chunk waiting in a thread cache keeps its in-use header (its heap must
 // not merge it) and carries a token in its second word, so that a second free of
@@ -122,8 +139,9 @@ MM_INLINE void dealloc_as(void* p, uint8_t cls) {
 MM_INLINE void dealloc_fast(void* p) {
   // free(NULL), and every free where the flat class map is missing, reads class 0
   // and goes slow.
-  // Slab classes index their bins; every other class byte (none, medium, large)
-  // indexes a bin that is always full, so one test sends them to the slow path.
+  // Slab classes index their bins, the medium class the stash; the other class
+  // bytes (none, large) index bins that are always full, so one test sends them
+  // to the slow path.
   dealloc_as(p, class_of_fast(page_of(p)));
 }
 

@@ -108,7 +108,10 @@ void stash_drain(ThreadCache* tc) {
 
 // A medium chunk whose stash is full (or whose thread has none yet, or that is
 // the stash's head: a double free); anything else goes on to dealloc_slow.
-void dealloc_other(void* p, uint8_t cls) {
+void dealloc_other(void* p) { dealloc_as(p, class_of_fast(page_of(p))); }
+
+void dealloc_as(void* p, uint8_t cls) {
+  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
   if (cls == kClsMedium) {
     ThreadCache* tc = &t_cache;
     if (MM_UNLIKELY(tc->bins[kClsMedium].head == p)) fatal("free", "double free of", p);

@@ -42,7 +42,8 @@ extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-
 // Out-of-line halves (allocator.cc).
 void* alloc_slow(size_t n);
 void dealloc_slow(void* p, uint8_t cls);
-void dealloc_other(void* p, uint8_t cls);  // the stash is full: drain it, then p
+void dealloc_other(void* p);               // bin full (the stash: drain it), then p
+void dealloc_as(void* p, uint8_t cls);     // the same, the class known
 
 // The medium stash, bins[kClsMedium]: free() pushes every medium chunk there as
 // it pushes a slab object into its bin, the same instructions, without reading
@@ -78,7 +79,9 @@ MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
   if (MM_LIKELY(p != nullptr)) {
-    b.head = next_of(p);
+    void* next = next_of(p);
+    b.head = next;
+    __builtin_prefetch(next, 1);
     --b.count;
   }
   return p;
@@ -131,18 +134,16 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
 }
 
 // Frees p knowing its class byte: a slab object into its bin, else on.
-MM_INLINE void dealloc_as(void* p, uint8_t cls) {
-  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
-  dealloc_other(p, cls);
-}
-
 MM_INLINE void dealloc_fast(void* p) {
   // free(NULL), and every free where the flat class map is missing, reads class 0
   // and goes slow.
   // Slab classes index their bins, the medium class the stash; the other class
   // bytes (none, large) index bins that are always full, so one test sends them
   // to the slow path.
-  dealloc_as(p, class_of_fast(page_of(p)));
+  // The slow path reads the class byte again (an L1 hit) rather than taking it as
+  // an argument: then nothing stays live beside the bin, one instruction fewer.
+  if (MM_LIKELY(bin_push(t_cache.bins[class_of_fast(page_of(p))], p))) return;
+  dealloc_other(p);
 }
 
 }  // namespace mm

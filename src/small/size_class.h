@@ -16,6 +16,8 @@ MM_INLINE constexpr uint32_t bin_index(size_t n) { return static_cast<uint32_t>(
 MM_INLINE constexpr size_t bin_size(uint32_t bin) { return size_t{bin} << 4; }
 MM_INLINE constexpr bool is_small_class(uint32_t c) { return c - 1 < kNumSmallClasses; }
 
+constexpr uint32_t kSmallBatch = 64;
+
 struct ClassInfo {
   uint32_t size;     // object bytes
   uint32_t pages;    // span length of a slab
@@ -23,8 +25,11 @@ struct ClassInfo {
   uint32_t batch;    // objects moved between thread cache and back end at once
 };
 
-// At least 64 objects per slab, so a slab refills two batches; under 1% of a
-// slab is tail waste for any class (checked in tests/test_size_class.cc).
+// At least 64 objects per slab; under 1% of a slab is tail waste for any class
+// (checked in tests/test_size_class.cc). Batches of 64: against 32, threadtest
+// with 64-byte objects went 0.0610 -> 0.0445 s at 2 threads and 0.0823 -> 0.0799 s
+// at 1 (medians of 15), since a thread that cycles more objects than its cache
+// holds crosses to the transfer cache half as often.
 constexpr ClassInfo make_class_info(uint32_t bin) {
   if (bin == 0) return ClassInfo{0, 0, 0, 0};
   uint32_t size = bin * 16;
@@ -35,7 +40,7 @@ constexpr ClassInfo make_class_info(uint32_t bin) {
     return ClassInfo{size, 0, 0, b < 2 ? 2 : (b > 16 ? 16 : b)};
   }
   uint32_t pages = (64 * size + kPageSize - 1) / kPageSize;
-  return ClassInfo{size, pages, static_cast<uint32_t>(pages * kPageSize / size), 32};
+  return ClassInfo{size, pages, static_cast<uint32_t>(pages * kPageSize / size), kSmallBatch};
 }
 
 struct ClassTable {

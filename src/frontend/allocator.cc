@@ -194,9 +194,11 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
   if (cls == kClsMedium) {
     if (n <= kSmallMax || n > g_config.medium_max) return false;  // changes tier
     Chunk* c = medium_chunk(p, s, "realloc");
+    size_t csize = chunk_size_for(n);
+    if (MediumHeap::resize_is_noop(c, csize)) return true;  // no lock needed
     MediumHeap* h = s->heap;
     LockGuard g(h->lock());
-    return h->resize_in_place(c, chunk_size_for(n));
+    return h->resize_in_place(c, csize);
   }
   check_large(p, s, "realloc");
   return n > g_config.medium_max && large_resize(s, pages_for(n));
@@ -214,8 +216,8 @@ void* realloc_block(void* p, size_t n) {
     return nullptr;
   }
   stash_drain_pending(&t_cache);  // freed neighbours let a medium chunk grow in place
-  uint8_t cls = g_pagemap.cls(page_of(p));
   Span* s = span_checked(p, "realloc");
+  uint8_t cls = s->cls;  // one walk of the radix tree, not two
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
   size_t old = usable_size(p);

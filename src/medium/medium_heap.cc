@@ -140,7 +140,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   if (new_csize <= cur) {
     // Keep up to a quarter of slack: realloc growth leaves that much headroom, and
     // a string grown in small steps should use it, not lose it to the next call.
-    if (cur - new_csize >= kMinChunk && (cur - new_csize) * 4 > cur) {
+    if (!resize_is_noop(c, new_csize)) {
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
       auto* tail = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + new_csize);
       tail->prev_size = new_csize;

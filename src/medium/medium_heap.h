@@ -25,6 +25,14 @@ class MediumHeap {
 
   void init(PageHeap* ph);
 
+  // True when a resize of in-use chunk c to new_csize changes nothing: it fits, and
+  // does not shrink by more than a quarter (the slack that realloc growth leaves is
+  // kept for the next append). No lock: only the chunk's owner changes its size.
+  static bool resize_is_noop(const Chunk* c, size_t new_csize) {
+    size_t cur = c->size();
+    return new_csize <= cur && !(cur - new_csize >= kMinChunk && (cur - new_csize) * 4 > cur);
+  }
+
   // All of these need lock() held.
   void* alloc(size_t csize);  // nullptr when the page heap cannot grow
   void free_chunk(Chunk* c);

@@ -32,6 +32,16 @@ constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
 MM_INLINE uint32_t my_shard() { return t_cache.shard % kShards; }
 
+// Medium transfer caches, one per cached medium bin. A thread that frees chunks
+// of heaps other than its own (the consumer of a producer/consumer pair) would
+// otherwise send each overflowing batch home through a heap lock and a merge,
+// and the allocating thread would split them out again; here whole batches pass
+// as they are, as slab objects do. Only foreign chunks come here, so a
+// single-threaded program merges exactly as before; the pressure path and
+// scavenging send batches home.
+constexpr size_t kMediumTransferBytes = 64 * 1024;  // per bin
+constinit TransferCache g_medium_transfer[kNumBins];
+
 size_t g_large_bytes = 0;
 
 uint32_t cpu_count() {
@@ -56,6 +66,12 @@ void init_slow() {
     for (auto& shard : g_transfer)
       shard[c].set_capacity(
           static_cast<uint32_t>(TransferCache::kCapacityBytes / kShards / (ci.batch * ci.size)));
+  }
+  for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
+    const ClassInfo& ci = class_info(b);
+    g_medium_transfer[b].set_link_word(2);
+    g_medium_transfer[b].set_capacity(
+        static_cast<uint32_t>(kMediumTransferBytes / (ci.batch * ci.size)));
   }
   uint32_t cpus = cpu_count();
   uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
@@ -88,6 +104,9 @@ void small_release(uint32_t cls, void* head, int n) {
 }
 
 // ---- medium tier ------------------------------------------------------------
+
+bool medium_transfer_push(uint32_t bin, void* head) { return g_medium_transfer[bin].push(head); }
+void* medium_transfer_pop(uint32_t bin) { return g_medium_transfer[bin].pop(); }
 
 namespace {
 // A thread without a cache (it is exiting) borrows a heap for one call.
@@ -219,20 +238,35 @@ namespace {
 // Batch counts at the last scavenge: a transfer cache whose count has not moved
 // since is idle. Read and written racily by design: it is a heuristic.
 uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];
+uint32_t g_medium_transfer_seen[kNumBins];
+
+// How many batches to take out of a transfer cache: all, or half of an idle one's.
+uint32_t drain_count(TransferCache& tc, uint32_t& seen_slot, bool idle_half) {
+  uint32_t now = tc.batches();
+  uint32_t seen = __atomic_exchange_n(&seen_slot, now, __ATOMIC_RELAXED);
+  return !idle_half ? UINT32_MAX : (now == seen ? now / 2 : 0);
+}
 
 // Moves batches from every transfer cache to the central lists, which return
-// wholly free slabs to the page heap: all of them, or half of each idle class's.
+// wholly free slabs to the page heap, and medium batches to their heaps: all of
+// them, or half of each idle cache's.
 void drain_transfer_caches(bool idle_half) {
   for (uint32_t s = 0; s < kShards; ++s) {
     for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
-      uint32_t now = g_transfer[s][c].batches();
-      uint32_t seen = __atomic_exchange_n(&g_transfer_seen[s][c], now, __ATOMIC_RELAXED);
-      uint32_t n = !idle_half ? UINT32_MAX : (now == seen ? now / 2 : 0);
+      uint32_t n = drain_count(g_transfer[s][c], g_transfer_seen[s][c], idle_half);
       for (; n > 0; --n) {
         void* b = g_transfer[s][c].pop();
         if (!b) break;
         g_central[c].insert_range(b);
       }
+    }
+  }
+  for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
+    uint32_t n = drain_count(g_medium_transfer[b], g_medium_transfer_seen[b], idle_half);
+    for (; n > 0; --n) {
+      void* head = g_medium_transfer[b].pop();
+      if (!head) break;
+      medium_free_chain(nullptr, head);  // home, under each heap's lock
     }
   }
 }
@@ -324,6 +358,8 @@ size_t transfer_cache_bytes() {
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
     for (auto& shard : g_transfer)
       total += size_t{shard[c].batches()} * class_info(c).batch * class_info(c).size;
+  for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b)
+    total += size_t{g_medium_transfer[b].batches()} * class_info(b).batch * bin_size(b);
   return total;
 }
 

@@ -27,6 +27,10 @@ int medium_alloc_batch(MediumHeap* heap, size_t csize, void** head, int n);
 void medium_free(MediumHeap* mine, Chunk* c);
 // Frees a chain of payloads linked through their first word.
 void medium_free_chain(MediumHeap* mine, void* head);
+// Whole batches of cached-size medium chunks (bins 17..64) handed between threads
+// without their heaps: see backend.cc. push is false when full.
+bool medium_transfer_push(uint32_t bin, void* head);
+void* medium_transfer_pop(uint32_t bin);
 // Validated chunk of a medium pointer, or a fatal error naming func.
 Chunk* medium_chunk(void* p, Span* s, const char* func);
 

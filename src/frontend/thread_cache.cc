@@ -68,11 +68,16 @@ void tc_destroy(void* arg) {
 }
 
 // tc may be null (a parked cache): medium chunks then go straight to their heaps.
+// A whole batch whose first chunk belongs to another thread's heap goes to the
+// medium transfer cache instead, for the next thread that allocates that size.
 void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
   if (is_small_class(bin)) {
     small_release(bin, head, n);
     return;
   }
+  if (tc && static_cast<uint32_t>(n) == class_info(bin).batch &&
+      g_pagemap.span_of(head)->heap != tc->heap && medium_transfer_push(bin, head))
+    return;
   medium_free_chain(tc ? tc->heap : nullptr, head);
 }
 
@@ -279,6 +284,9 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   int got;
   if (is_small_class(bin)) {
     got = small_fetch(bin, &head, want);
+  } else if (static_cast<uint32_t>(want) == batch && (head = medium_transfer_pop(bin))) {
+    got = want;                  // a whole batch another thread freed: all cached,
+    cache_token_slot(head) = 0;  // but the one handed out now
   } else {
     if (!tc->heap) tc->heap = heap_registry().attach();
     got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);

@@ -6,8 +6,8 @@ namespace {
 // The one deliberate race: a popper may read the link of a batch that another
 // thread has just popped and handed out. The value is discarded when the CAS fails,
 // so this read is kept out of ThreadSanitizer's view.
-__attribute__((noinline, no_sanitize_thread)) void* read_link_racy(void* head) {
-  return *static_cast<void* volatile*>(&batch_link(head));
+__attribute__((noinline, no_sanitize_thread)) void* read_link_racy(void** slot) {
+  return *static_cast<void* volatile*>(slot);
 }
 }  // namespace
 
@@ -16,7 +16,7 @@ bool TransferCache::push(void* head) {
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
-    batch_link(head) = old.ptr;
+    link(head) = old.ptr;
     if (tagged_cas(&top_, old, TaggedPtr{head, old.tag + 1})) return true;
     old = tagged_load(&top_);
   }
@@ -26,7 +26,7 @@ void* TransferCache::pop() {
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
     if (!old.ptr) return nullptr;
-    void* next = read_link_racy(old.ptr);
+    void* next = read_link_racy(&link(old.ptr));
     if (tagged_cas(&top_, old, TaggedPtr{next, old.tag + 1})) {
       __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
       return old.ptr;

@@ -2,7 +2,8 @@
 // between thread caches and the central free list.
 //
 // A batch is `batch` objects chained through their first word (the last one's is
-// null); the head object's second word links to the next batch. Every class is at
+// null); the head object's second word (or another, see set_link_word) links to
+// the next batch. Every class is at
 // least 16 bytes, so both words exist. ABA is prevented by the {pointer, tag} CAS:
 // a pop that read a stale head->second-word fails because the tag moved on. That
 // stale read may touch an object already handed to a user; it is harmless because
@@ -24,13 +25,17 @@ class alignas(64) TransferCache {  // one cache line each: no false sharing
   void* pop();
   uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
   void set_capacity(uint32_t c) { capacity_ = c; }
+  // Medium chunks keep their cache token in word 1, so their batches link through
+  // word 2 (every cached medium chunk has at least 272 bytes).
+  void set_link_word(uint32_t w) { link_word_ = w; }
 
  private:
+  void*& link(void* head) const { return static_cast<void**>(head)[link_word_]; }
+
   TaggedPtr top_{nullptr, 0};
   uint32_t count_ = 0;
   uint32_t capacity_ = kDefaultCapacity;
+  uint32_t link_word_ = 1;
 };
-
-MM_INLINE void*& batch_link(void* head) { return static_cast<void**>(head)[1]; }
 
 }  // namespace mm

@@ -95,9 +95,15 @@ void CentralFreeList::insert_range(void* head) {
     void* objs[kChunk];
     Span* spans[kChunk];
     int k = 0;
+    Span* last = nullptr;
     for (; head && k < kChunk; ++k) {
       objs[k] = head;
-      spans[k] = pm->span_of(head);
+      // A batch is mostly runs of neighbours: the previous object's slab often
+      // holds this one too, and then the radix tree need not be walked.
+      auto a = reinterpret_cast<uintptr_t>(head);
+      if (!last || a - reinterpret_cast<uintptr_t>(last->base()) >= last->bytes())
+        last = pm->span_of(head);
+      spans[k] = last;
       head = next_of(head);
     }
     LockGuard g(lock_);

@@ -20,6 +20,8 @@ constexpr uint8_t kClsNone = 0;
 constexpr uint8_t kClsMedium = 65;
 constexpr uint8_t kClsLarge = 66;
 
+constexpr uint32_t kMaxSlabObjects = 512;  // 8 KiB of 16-byte objects
+
 struct Span {
   uintptr_t start = 0;  // first page number
   size_t npages = 0;
@@ -33,8 +35,9 @@ struct Span {
   // Small slabs.
   uint32_t allocated = 0;  // objects out of this span
   uint32_t capacity = 0;
-  void* freelist = nullptr;  // objects that came back
-  char* bump = nullptr;      // next never-carved object
+  uint32_t returned = 0;  // objects that came back: the bits set in freebits
+  char* bump = nullptr;   // next never-carved object
+  uint64_t freebits[kMaxSlabObjects / 64] = {};  // returned objects, by index
 
   // Medium regions.
   MediumHeap* heap = nullptr;

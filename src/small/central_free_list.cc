@@ -2,9 +2,17 @@
 
 namespace mm {
 
+constexpr bool slabs_fit_bitmap() {
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
+    if (class_info(c).objects > kMaxSlabObjects) return false;
+  return true;
+}
+static_assert(slabs_fit_bitmap(), "every slab's objects must fit a span's free bitmap");
+
 void CentralFreeList::init(uint32_t cls, PageHeap* ph) {
   cls_ = cls;
   size_ = class_info(cls).size;
+  recip_ = ((uint64_t{1} << 32) + size_ - 1) / size_;
   ph_ = ph;
   span_list_init(&nonempty_);
 }
@@ -15,7 +23,8 @@ Span* CentralFreeList::new_slab() {
   if (!s) return nullptr;
   s->capacity = ci.objects;
   s->allocated = 0;
-  s->freelist = nullptr;
+  s->returned = 0;
+  for (uint64_t& w : s->freebits) w = 0;
   s->bump = s->base();  // objects are carved lazily: untouched pages stay untouched
   return s;
 }
@@ -44,16 +53,22 @@ int CentralFreeList::remove_range(void** head, int n) {
       fresh->in_list = true;
     }
     Span* s = nonempty_.next;
-    while (got + run_n < n && s->freelist) {
-      void* obj = s->freelist;
-      s->freelist = next_of(obj);
-      ++s->allocated;
-      if (last)
-        next_of(last) = obj;
-      else
-        first = obj;
-      last = obj;
-      ++got;
+    for (uint32_t w = 0; w < kMaxSlabObjects / 64 && got + run_n < n && s->returned; ++w) {
+      uint64_t bits = s->freebits[w];
+      while (bits && got + run_n < n) {
+        uint32_t idx = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+        bits &= bits - 1;
+        void* obj = s->base() + size_t{idx} * size_;
+        --s->returned;
+        ++s->allocated;
+        if (last)
+          next_of(last) = obj;
+        else
+          first = obj;
+        last = obj;
+        ++got;
+      }
+      s->freebits[w] = bits;
     }
     if (got + run_n < n && s->allocated < s->capacity && !run_n) {
       // The rest of this slab is never-carved: reserve up to the need.
@@ -109,10 +124,12 @@ void CentralFreeList::insert_range(void* head) {
     LockGuard g(lock_);
     allocated_ -= static_cast<size_t>(k);
     for (int i = 0; i < k; ++i) {
-      void* obj = objs[i];
       Span* s = spans[i];
-      next_of(obj) = s->freelist;
-      s->freelist = obj;
+      auto idx = static_cast<uint32_t>(
+          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) * recip_ >>
+          32);
+      s->freebits[idx / 64] |= uint64_t{1} << (idx % 64);
+      ++s->returned;
       if (--s->allocated == 0) {
         // Wholly free: back to the page heap, where it can merge with its neighbours.
         if (s->in_list) span_list_remove(s);

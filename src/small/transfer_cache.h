@@ -17,7 +17,7 @@ namespace mm {
 class alignas(64) TransferCache {  // one cache line each: no false sharing
  public:
   static constexpr uint32_t kDefaultCapacity = 16;   // batches
-  static constexpr size_t kCapacityBytes = 4 << 20;  // per class, see init
+  static constexpr size_t kCapacityBytes = 8 << 20;  // per class: docs/architecture.md
 
   // False when full: the caller goes to the central free list instead.
   bool push(void* batch_head);

@@ -215,6 +215,17 @@ void* realloc_block(void* p, size_t n) {
     errno = ENOMEM;
     return nullptr;
   }
+  // The common case of a string grown by appends: a medium chunk that already has
+  // room. Its header says so without the radix tree or the heap's lock (a pointer
+  // at the very start of a page could have its header on an unmapped page: those
+  // take the checked path).
+  if (class_of_fast(page_of(p)) == kClsMedium && n > kSmallMax && n <= g_config.medium_max &&
+      (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) >= kChunkHeader &&
+      (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
+    Chunk* c = Chunk::of(p);
+    if (c->valid_used() && !is_cached_chunk(p) && MediumHeap::resize_is_noop(c, chunk_size_for(n)))
+      return p;
+  }
   stash_drain_pending(&t_cache);  // freed neighbours let a medium chunk grow in place
   Span* s = span_checked(p, "realloc");
   uint8_t cls = s->cls;  // one walk of the radix tree, not two

@@ -22,8 +22,13 @@ Lock g_init_lock;
 constinit CentralFreeList g_central[kNumSmallClasses + 1];
 // Transfer caches come in shards, one per group of threads (a thread's shard is
 // fixed at set-up): a thread mostly gets its own batches back, warm, and threads
-// on different shards do not fight over one stack top. A shard that is empty or
-// full borrows from or lends to the others before the central list is involved.
+// on different shards do not fight over one stack top. A thread whose own two
+// shards are full lends to the others; one whose own two are empty borrows only
+// from a shard at least three quarters full (its owner frees more than it takes,
+// as a consumer thread does), else goes to the central list. Borrowing from any
+// non-empty shard let two threadtest threads fall into taking each other's
+// batches round after round (up to 36810 of 52000 pops in one run, against 0-300
+// when they do not), each then waiting on lines the other core had just written.
 constexpr uint32_t kShards = 4;
 constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
 // A thread tries its own shard first, then the one two away: two threads with
@@ -86,7 +91,9 @@ int small_fetch(uint32_t cls, void** head, int n) {
   ensure_init();
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
     for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
-      if (void* b = g_transfer[s ^ kShardOrder[i]][cls].pop()) {
+      TransferCache& tc = g_transfer[s ^ kShardOrder[i]][cls];
+      if (i >= 2 && !tc.has_surplus()) continue;  // another thread's working set
+      if (void* b = tc.pop()) {
         *head = b;
         return n;
       }

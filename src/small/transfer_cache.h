@@ -24,6 +24,8 @@ class alignas(64) TransferCache {  // one cache line each: no false sharing
   // A batch head, or nullptr when empty.
   void* pop();
   uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
+  // Three quarters full: a cache whose owner frees more than it takes back.
+  bool has_surplus() const { return batches() * 4 >= capacity_ * 3; }
   void set_capacity(uint32_t c) { capacity_ = c; }
   // Medium chunks keep their cache token in word 1, so their batches link through
   // word 2 (every cached medium chunk has at least 272 bytes).

@@ -25,7 +25,9 @@ constinit CentralFreeList g_central[kNumSmallClasses + 1];
 // on different shards do not fight over one stack top. A thread whose own two
 // shards are full lends to the others; one whose own two are empty borrows only
 // from a shard at least three quarters full (its owner frees more than it takes,
-// as a consumer thread does), else goes to the central list. Borrowing from any
+// as a consumer thread does) or whose last batch it pushed itself (one thread
+// whose working set outgrew its own two shards), else goes to the central list.
+// Borrowing from any
 // non-empty shard let two threadtest threads fall into taking each other's
 // batches round after round (up to 36810 of 52000 pops in one run, against 0-300
 // when they do not), each then waiting on lines the other core had just written.
@@ -36,6 +38,7 @@ constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
 // not pick up each other's batches, whose lines sit modified in the other core.
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
 MM_INLINE uint32_t my_shard() { return t_cache.shard % kShards; }
+MM_INLINE uint32_t my_id() { return t_cache.shard + 1; }  // unique per thread
 
 // Medium transfer caches, one per cached medium bin. A thread that frees chunks
 // of heaps other than its own (the consumer of a producer/consumer pair) would
@@ -92,7 +95,8 @@ int small_fetch(uint32_t cls, void** head, int n) {
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
     for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
       TransferCache& tc = g_transfer[s ^ kShardOrder[i]][cls];
-      if (i >= 2 && !tc.has_surplus()) continue;  // another thread's working set
+      if (i >= 2 && tc.last_pusher() != my_id() && !tc.has_surplus())
+        continue;  // another thread's working set
       if (void* b = tc.pop()) {
         *head = b;
         return n;
@@ -104,8 +108,13 @@ int small_fetch(uint32_t cls, void** head, int n) {
 
 void small_release(uint32_t cls, void* head, int n) {
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i)
-      if (g_transfer[s ^ kShardOrder[i]][cls].push(head)) return;
+    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
+      TransferCache& tc = g_transfer[s ^ kShardOrder[i]][cls];
+      if (tc.push(head)) {
+        tc.set_last_pusher(my_id());
+        return;
+      }
+    }
   }
   g_central[cls].insert_range(head);
 }

@@ -133,7 +133,6 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   return true;
 }
 
-// Frees p knowing its class byte: a slab object into its bin, else on.
 MM_INLINE void dealloc_fast(void* p) {
   // free(NULL), and every free where the flat class map is missing, reads class 0
   // and goes slow.

@@ -116,8 +116,13 @@ void CentralFreeList::insert_range(void* head) {
       // A batch is mostly runs of neighbours: the previous object's slab often
       // holds this one too, and then the radix tree need not be walked.
       auto a = reinterpret_cast<uintptr_t>(head);
-      if (!last || a - reinterpret_cast<uintptr_t>(last->base()) >= last->bytes())
+      if (!last || a - reinterpret_cast<uintptr_t>(last->base()) >= last->bytes()) {
         last = pm->span_of(head);
+        // Not a slab of this class any more: its objects all came back already,
+        // so this one is freed a second time.
+        if (MM_UNLIKELY(!last || last->state != SpanState::kSmall || last->cls != cls_))
+          fatal("free", "double free of", head);
+      }
       spans[k] = last;
       head = next_of(head);
     }
@@ -128,10 +133,18 @@ void CentralFreeList::insert_range(void* head) {
       auto idx = static_cast<uint32_t>(
           (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) * recip_ >>
           32);
-      s->freebits[idx / 64] |= uint64_t{1} << (idx % 64);
+      uint64_t bit = uint64_t{1} << (idx % 64);
+      // Already marked: an object freed twice got past the thread caches. Going
+      // on would hand it out twice (and overrun the slab's never-carved count).
+      if (MM_UNLIKELY(s->freebits[idx / 64] & bit)) fatal("free", "double free of", objs[i]);
+      s->freebits[idx / 64] |= bit;
       ++s->returned;
       if (--s->allocated == 0) {
         // Wholly free: back to the page heap, where it can merge with its neighbours.
+        // A later object of this chunk in the same slab was freed twice (its first
+        // copy just made the slab free): report it before the span goes away.
+        for (int j = i + 1; j < k; ++j)
+          if (MM_UNLIKELY(spans[j] == s)) fatal("free", "double free of", objs[j]);
         if (s->in_list) span_list_remove(s);
         s->in_list = false;
         --slabs_;

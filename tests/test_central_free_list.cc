@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <set>
 #include <vector>
 
@@ -77,4 +78,39 @@ TEST_CASE("central free list: reports exhaustion as zero objects") {
   cfl.init(1, &ph);
   void* head = nullptr;
   CHECK(cfl.remove_range(&head, 32) == 0);
+}
+
+TEST_CASE("central free list: objects that came back leave lowest address first") {
+  FakeOs os;
+  static Pagemap pm;
+  PageHeap ph(&pm, os.source());
+  ph.set_grow_step(1);
+  CentralFreeList cfl;
+  const uint32_t cls = 4;  // 64-byte objects, 128 to a slab
+  cfl.init(cls, &ph);
+  const ClassInfo& ci = class_info(cls);
+
+  void* head = nullptr;
+  REQUIRE(cfl.remove_range(&head, 128) == 128);  // the whole slab: two bitmap words
+  auto objs = chain_to_vector(head);
+  // Give back every other object, in a scrambled order, as two threads' frees
+  // might interleave them.
+  std::vector<void*> back;
+  for (size_t i = 0; i < objs.size(); i += 2) back.push_back(objs[(i * 7) % objs.size() & ~size_t{1}]);
+  std::sort(back.begin(), back.end());
+  back.erase(std::unique(back.begin(), back.end()), back.end());
+  std::vector<void*> scrambled = back;
+  for (size_t i = 0; i < scrambled.size(); ++i)  // a fixed shuffle
+    std::swap(scrambled[i], scrambled[(i * 13 + 5) % scrambled.size()]);
+  for (size_t i = 0; i + 1 < scrambled.size(); ++i) next_of(scrambled[i]) = scrambled[i + 1];
+  next_of(scrambled.back()) = nullptr;
+  cfl.insert_range(scrambled[0]);
+
+  // They come out again in address order, before any never-carved object.
+  void* again = nullptr;
+  int n = cfl.remove_range(&again, static_cast<int>(back.size()));
+  REQUIRE(n == static_cast<int>(back.size()));
+  auto out = chain_to_vector(again);
+  CHECK(out == back);
+  CHECK(cfl.free_objects() == ci.objects - 128);
 }

@@ -106,10 +106,12 @@ void stash_drain(ThreadCache* tc) {
   }
 }
 
-// A medium chunk whose stash is full (or whose thread has none yet, or that is
-// the stash's head: a double free); anything else goes on to dealloc_slow.
+// The fast path's bin was full (or p was its head): read the class byte again.
 void dealloc_other(void* p) { dealloc_as(p, class_of_fast(page_of(p))); }
 
+// A medium chunk whose stash is full (or whose thread has none yet, or that is
+// the stash's head: a double free) drains the stash and goes into its own bin;
+// anything else goes on to dealloc_slow.
 void dealloc_as(void* p, uint8_t cls) {
   if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
   if (cls == kClsMedium) {

@@ -27,10 +27,10 @@ constinit CentralFreeList g_central[kNumSmallClasses + 1];
 // from a shard at least three quarters full (its owner frees more than it takes,
 // as a consumer thread does) or whose last batch it pushed itself (one thread
 // whose working set outgrew its own two shards), else goes to the central list.
-// Borrowing from any
-// non-empty shard let two threadtest threads fall into taking each other's
-// batches round after round (up to 36810 of 52000 pops in one run, against 0-300
-// when they do not), each then waiting on lines the other core had just written.
+// Borrowing from any non-empty shard let two threadtest threads fall into taking
+// each other's batches round after round (up to 36810 of 52000 pops in one run,
+// against 0-300 when they do not), each then waiting on lines the other core had
+// just written.
 constexpr uint32_t kShards = 4;
 constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
 // A thread tries its own shard first, then the one two away: two threads with

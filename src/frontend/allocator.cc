@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "../api/config.h"
-#include "../medium/heap_registry.h"
 #include "../medium/medium_heap.h"
 #include "../os/os.h"
 #include "../page/page_heap.h"
@@ -16,12 +15,6 @@ namespace mm {
 
 namespace {
 constexpr size_t kMaxRequest = static_cast<size_t>(PTRDIFF_MAX);
-
-MM_INLINE MediumHeap* heap_of(ThreadCache* tc) {
-  if (!tc) return nullptr;
-  if (MM_UNLIKELY(!tc->heap)) tc->heap = heap_registry().attach();
-  return tc->heap;
-}
 
 void* alloc_once(size_t n) {
   if (n <= kCachedMax) {
@@ -40,7 +33,7 @@ void* alloc_once(size_t n) {
   }
   ensure_init();
   if (n <= g_config.medium_max)
-    return medium_alloc(heap_of(thread_cache_setup()), chunk_size_for(n));
+    return medium_alloc(thread_heap(thread_cache_setup()), chunk_size_for(n));
   return large_alloc(n, 0);
 }
 
@@ -156,7 +149,7 @@ void dealloc_slow(void* p, uint8_t cls) {
       cache_overflow(tc, bin_index(payload), p);
       return;
     }
-    medium_free(heap_of(tc), c);
+    medium_free(thread_heap(tc), c);
     return;
   }
   if (cls == kClsLarge) {

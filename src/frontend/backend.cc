@@ -37,8 +37,11 @@ constinit TransferCache g_transfer[kShards][kNumSmallClasses + 1];
 // consecutive shards (the usual pair) then overflow into different shards and do
 // not pick up each other's batches, whose lines sit modified in the other core.
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
-MM_INLINE uint32_t my_shard() { return t_cache.shard % kShards; }
 MM_INLINE uint32_t my_id() { return t_cache.shard + 1; }  // unique per thread
+// The calling thread's i-th choice of shard for class cls.
+MM_INLINE TransferCache& shard_choice(uint32_t i, uint32_t cls) {
+  return g_transfer[(t_cache.shard % kShards) ^ kShardOrder[i]][cls];
+}
 
 // Medium transfer caches, one per cached medium bin. A thread that frees chunks
 // of heaps other than its own (the consumer of a producer/consumer pair) would
@@ -70,16 +73,13 @@ void init_slow() {
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
     g_central[c].init(c, &page_heap());
     // Whole batches circulate here without a lock; bound each class by bytes.
-    const ClassInfo& ci = class_info(c);
     for (auto& shard : g_transfer)
       shard[c].set_capacity(
-          static_cast<uint32_t>(TransferCache::kCapacityBytes / kShards / (ci.batch * ci.size)));
+          static_cast<uint32_t>(TransferCache::kCapacityBytes / kShards / batch_bytes(c)));
   }
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
-    const ClassInfo& ci = class_info(b);
     g_medium_transfer[b].set_link_word(2);
-    g_medium_transfer[b].set_capacity(
-        static_cast<uint32_t>(kMediumTransferBytes / (ci.batch * ci.size)));
+    g_medium_transfer[b].set_capacity(static_cast<uint32_t>(kMediumTransferBytes / batch_bytes(b)));
   }
   uint32_t cpus = cpu_count();
   uint32_t cap = g_config.max_heaps ? static_cast<uint32_t>(g_config.max_heaps) : 4 * cpus;
@@ -93,8 +93,8 @@ void init_slow() {
 int small_fetch(uint32_t cls, void** head, int n) {
   ensure_init();
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
-      TransferCache& tc = g_transfer[s ^ kShardOrder[i]][cls];
+    for (uint32_t i = 0; i < kShards; ++i) {
+      TransferCache& tc = shard_choice(i, cls);
       if (i >= 2 && tc.last_pusher() != my_id() && !tc.has_surplus())
         continue;  // another thread's working set
       if (void* b = tc.pop()) {
@@ -108,8 +108,8 @@ int small_fetch(uint32_t cls, void** head, int n) {
 
 void small_release(uint32_t cls, void* head, int n) {
   if (static_cast<uint32_t>(n) == class_info(cls).batch) {
-    for (uint32_t i = 0, s = my_shard(); i < kShards; ++i) {
-      TransferCache& tc = g_transfer[s ^ kShardOrder[i]][cls];
+    for (uint32_t i = 0; i < kShards; ++i) {
+      TransferCache& tc = shard_choice(i, cls);
       if (tc.push(head)) {
         tc.set_last_pusher(my_id());
         return;
@@ -372,10 +372,9 @@ size_t small_free_bytes() {
 size_t transfer_cache_bytes() {
   size_t total = 0;
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c)
-    for (auto& shard : g_transfer)
-      total += size_t{shard[c].batches()} * class_info(c).batch * class_info(c).size;
+    for (auto& shard : g_transfer) total += shard[c].batches() * batch_bytes(c);
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b)
-    total += size_t{g_medium_transfer[b].batches()} * class_info(b).batch * bin_size(b);
+    total += g_medium_transfer[b].batches() * batch_bytes(b);
   return total;
 }
 

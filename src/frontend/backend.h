@@ -51,6 +51,8 @@ void release_free_memory();
 
 // Thread cache (thread_cache.cc).
 ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
+// tc's medium heap, attached on first use; nullptr for a thread without a cache.
+MediumHeap* thread_heap(ThreadCache* tc);
 void thread_cache_flush(ThreadCache* tc);
 void thread_cache_scavenge(ThreadCache* tc);  // half of every idle bin goes down
 void thread_cache_flush_parked();             // the caches of exited threads, all down

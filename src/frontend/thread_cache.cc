@@ -106,6 +106,15 @@ void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   release_chain(tc, bin, head, static_cast<int>(n));
 }
 
+// Lowers a bin's limit by dec, within the budget bound, and moves down what no
+// longer fits under it.
+void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
+  Bin& b = tc->bins[bin];
+  b.max -= dec;
+  tc->max_bytes -= size_t{dec} * bin_size(bin);
+  if (b.count > b.max) release_from_bin(tc, bin, b.count - b.max);
+}
+
 // The budget is full: take a batch of limit from other bins, round robin (as
 // gperftools steals cache space), so that the bins in use now get the budget and
 // bins that grew earlier do not keep it.
@@ -120,10 +129,8 @@ bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
     if (v == except || b.max == 0) continue;
     uint32_t dec = class_info(v).batch;
     if (dec > b.max) dec = b.max;
-    b.max -= dec;
-    tc->max_bytes -= size_t{dec} * bin_size(v);
+    lower_limit(tc, v, dec);
     freed += size_t{dec} * bin_size(v);
-    if (b.count > b.max) release_from_bin(tc, v, b.count - b.max);
   }
   return tc->max_bytes + need <= g_config.tcache_bytes;
 }
@@ -209,11 +216,8 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
     for (uint32_t bin = 2; bin < kNumBins; ++bin)
       if (size_t{tc->bins[bin].max} * bin_size(bin) > size_t{tc->bins[worst].max} * bin_size(worst))
         worst = bin;
-    Bin& b = tc->bins[worst];
-    uint32_t dec = b.max / 2 ? b.max / 2 : b.max;
-    b.max -= dec;
-    tc->max_bytes -= size_t{dec} * bin_size(worst);
-    if (b.count > b.max) release_from_bin(tc, worst, b.count - b.max);
+    uint32_t max = tc->bins[worst].max;
+    lower_limit(tc, worst, max / 2 ? max / 2 : max);
   }
 }
 
@@ -249,6 +253,12 @@ ThreadCache* thread_cache_setup() {
   tc_register(tc);
   if (g_tc_key_ok) pthread_setspecific(g_tc_key, tc);
   return tc;
+}
+
+MediumHeap* thread_heap(ThreadCache* tc) {
+  if (!tc) return nullptr;
+  if (MM_UNLIKELY(!tc->heap)) tc->heap = heap_registry().attach();
+  return tc->heap;
 }
 
 void thread_cache_flush(ThreadCache* tc) {
@@ -288,8 +298,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
     got = want;                  // a whole batch another thread freed: all cached,
     cache_token_slot(head) = 0;  // but the one handed out now
   } else {
-    if (!tc->heap) tc->heap = heap_registry().attach();
-    got = medium_alloc_batch(tc->heap, bin_size(bin) + kChunkHeader, &head, want);
+    got = medium_alloc_batch(thread_heap(tc), bin_size(bin) + kChunkHeader, &head, want);
     for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) mark_cached(p);
   }
   if (got == 0) return nullptr;
@@ -345,18 +354,23 @@ void thread_cache_for_each(F f) {
   for (ThreadCache* tc = g_tc_head; tc; tc = tc->reg_next) f(tc);
 }
 
+namespace {
+// Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).
+size_t cached_bytes(Bin* bins) {
+  size_t total = 0;
+  for (uint32_t bin = 1; bin < kNumBins; ++bin)
+    total += size_t{__atomic_load_n(&bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
+  return total;
+}
+}  // namespace
+
 size_t thread_cache_bytes() {
   size_t total = 0;
   {
     LockGuard g(g_park_lock);
-    for (ParkedCache* pc = g_parked; pc; pc = pc->next)
-      for (uint32_t bin = 1; bin < kNumBins; ++bin)
-        total += size_t{pc->bins[bin].count} * bin_size(bin);
+    for (ParkedCache* pc = g_parked; pc; pc = pc->next) total += cached_bytes(pc->bins);
   }
-  thread_cache_for_each([&](ThreadCache* tc) {
-    for (uint32_t bin = 1; bin < kNumBins; ++bin)
-      total += size_t{__atomic_load_n(&tc->bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
-  });
+  thread_cache_for_each([&](ThreadCache* tc) { total += cached_bytes(tc->bins); });
   return total;
 }
 

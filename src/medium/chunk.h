@@ -24,10 +24,9 @@ constexpr size_t kMinChunk = 32;  // header + two free-list links
 
 struct Chunk {
   uint64_t prev_size;  // written under the heap lock only
-  // The header word of an in-use chunk is also rewritten outside the heap lock when
-  // a thread cache takes or parks it (the magic changes, never the size or the
-  // in-use bit), while the owner may read it to coalesce a neighbour: so every access
-  // is a relaxed atomic, a plain mov on x86-64.
+  // The header word is read outside the heap lock (free's checks, the stash drain,
+  // realloc's fit test), and a bad free may read one the owner is rewriting while
+  // it merges: so every access is a relaxed atomic, a plain mov on x86-64.
   uint64_t head_;
 
   uint64_t head() const { return __atomic_load_n(&head_, __ATOMIC_RELAXED); }

@@ -14,8 +14,9 @@ enum class SpanState : uint8_t {
 };
 
 // Size-class byte kept in the pagemap for the free fast path. 1..16 are slab
-// classes; these mark the other span kinds. They index the two thread-cache bins
-// after the last real one (65 bins), which are always full (see dealloc_fast).
+// classes; these mark the other span kinds. The two index the thread-cache bins
+// after the last real one (65 bins): the medium stash, and a bin that is always
+// full (see dealloc_fast).
 constexpr uint8_t kClsNone = 0;
 constexpr uint8_t kClsMedium = 65;
 constexpr uint8_t kClsLarge = 66;

@@ -52,5 +52,9 @@ struct ClassTable {
 inline constexpr ClassTable kClasses{};
 
 MM_INLINE constexpr const ClassInfo& class_info(uint32_t bin) { return kClasses.info[bin]; }
+// Bytes in one batch of a bin: the unit transfer caches are sized in.
+MM_INLINE constexpr size_t batch_bytes(uint32_t bin) {
+  return size_t{class_info(bin).batch} * class_info(bin).size;
+}
 
 }  // namespace mm

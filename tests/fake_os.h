@@ -15,7 +15,7 @@ struct FakeOs {
   size_t limit = kArena;  // bytes the fake OS will give in total
   size_t gap_next = 0;    // bytes to skip before the next grow (non-contiguous)
   size_t grow_calls = 0;
-  std::vector<std::pair<void*, size_t>> released;
+  std::vector<std::pair<void*, size_t>> purged;
 
   ~FakeOs() { free(arena); }
 
@@ -28,10 +28,10 @@ struct FakeOs {
     f->used = start + bytes;
     return f->arena + start;
   }
-  static void release(void* ctx, void* p, size_t bytes) {
-    static_cast<FakeOs*>(ctx)->released.emplace_back(p, bytes);
+  static void purge(void* ctx, void* p, size_t bytes) {
+    static_cast<FakeOs*>(ctx)->purged.emplace_back(p, bytes);
   }
-  mm::PageSource source() { return mm::PageSource{grow, release, this}; }
+  mm::PageSource source() { return mm::PageSource{grow, purge, this}; }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };
 

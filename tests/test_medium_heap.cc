@@ -35,7 +35,7 @@ TEST_CASE("medium heap: exact 16-byte sizes, headers of 16 bytes, adjacent carvi
   CHECK(f.csize(a) == 304 + 16);
   CHECK(static_cast<char*>(b) == static_cast<char*>(a) + 320);  // split, not a new region
   CHECK(f.h.stats().regions == 1);
-  CHECK(f.h.stats().region_bytes == MediumHeap::kRegionMin);
+  CHECK(f.h.stats().region_bytes == kRegionMin);
   CHECK(f.h.stats().used_bytes == 320 + 528);
 }
 

@@ -140,21 +140,21 @@ TEST_CASE("page heap: extend and shrink in place") {
 
 TEST_CASE("page heap: free pages past the threshold go back to the OS") {
   Fixture f;
-  f.ph.set_release_threshold(8);
+  f.ph.set_purge_threshold(8);
   Span* a = f.alloc(20);
   Span* guard = f.alloc(1);
   (void)guard;
-  CHECK(f.os.released.empty());
+  CHECK(f.os.purged.empty());
   f.ph.free(a);
-  REQUIRE(f.os.released.size() == 1);
-  CHECK(f.os.released[0].first == a->base());
-  CHECK(f.os.released[0].second == 20 * kPageSize);
-  CHECK(f.ph.stats().released_pages == 20);
+  REQUIRE(f.os.purged.size() == 1);
+  CHECK(f.os.purged[0].first == a->base());
+  CHECK(f.os.purged[0].second == 20 * kPageSize);
+  CHECK(f.ph.stats().purged_pages == 20);
   // Released pages are reused without new growth.
   size_t grows = f.os.grow_calls;
   Span* b = f.alloc(20);
   CHECK(f.os.grow_calls == grows);
-  f.ph.release_free(0);
+  f.ph.purge_free(0);
   (void)b;
 }
 

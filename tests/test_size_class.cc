@@ -1,21 +1,21 @@
 #include <doctest/doctest.h>
 
-#include "small/size_class.h"
+#include "common/size_class.h"
 
 using namespace mm;
 
 TEST_CASE("size classes: every request maps to a class that holds it, 16-byte sizes") {
   for (size_t n = 1; n <= kCachedMax; ++n) {
-    uint32_t b = bin_index(n);
+    uint32_t b = size_bin(n);
     REQUIRE(b >= 1);
     REQUIRE(b < kNumBins);
     CHECK(bin_size(b) >= n);
     CHECK(bin_size(b) - n < 16);
     CHECK(bin_size(b) % 16 == 0);
   }
-  CHECK(bin_index(0) == 0);
-  CHECK(is_small_class(bin_index(kSmallMax)));
-  CHECK_FALSE(is_small_class(bin_index(kSmallMax + 1)));
+  CHECK(size_bin(0) == 0);
+  CHECK(is_small_class(size_bin(kSmallMax)));
+  CHECK_FALSE(is_small_class(size_bin(kSmallMax + 1)));
 }
 
 TEST_CASE("size classes: slabs hold at least 64 objects and waste under 1%") {

@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include "../frontend/allocator.h"
-#include "../frontend/backend.h"
-#include "../page/page_heap.h"
 #include "stats.h"
 
 #define MM_EXPORT extern "C" __attribute__((visibility("default")))
@@ -89,12 +87,12 @@ MM_EXPORT void* __libc_memalign(size_t a, size_t n) { return memalign(a, n); }
 MM_EXPORT void* __libc_valloc(size_t n) { return valloc(n); }
 MM_EXPORT void* __libc_pvalloc(size_t n) { return pvalloc(n); }
 
-MM_EXPORT int malloc_trim(size_t) { return mm::release_free_memory_bytes() > 0; }
+MM_EXPORT int malloc_trim(size_t) { return mm::purge_free_memory_bytes() > 0; }
 MM_EXPORT int mallopt(int, int) { return 1; }  // accepted; no glibc knob applies here
 MM_EXPORT void malloc_stats(void) { mm::print_stats(); }
 
 MM_EXPORT void mymalloc_stats(void) { mm::print_stats(); }
-MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::release_free_memory_bytes(); }
+MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::purge_free_memory_bytes(); }
 
 // mallinfo/mallinfo2 with glibc's layouts.
 struct mm_mallinfo2 {
@@ -113,7 +111,7 @@ MM_EXPORT mm_mallinfo2 mallinfo2(void) {
   m.uordblks = s.in_use;
   m.fordblks = s.mapped - s.in_use;
   m.fsmblks = s.thread_cache + s.transfer_cache;
-  m.keepcost = s.page_free - s.page_released;
+  m.keepcost = s.page_free - s.page_purged;
   return m;
 }
 

@@ -1,16 +1,16 @@
 #include "stats.h"
 
-#include "../frontend/backend.h"
+#include "../common/config.h"
+#include "../frontend/medium_backend.h"
+#include "../frontend/pressure.h"
+#include "../frontend/process.h"
+#include "../frontend/small_backend.h"
+#include "../frontend/thread_cache.h"
 #include "../medium/heap_registry.h"
 #include "../meta/meta.h"
 #include "../page/page_heap.h"
-#include "config.h"
 
 namespace mm {
-
-size_t small_free_bytes();      // backend.cc
-size_t transfer_cache_bytes();  // backend.cc
-size_t large_bytes_in_use();    // backend.cc
 
 Stats collect_stats() {
   ensure_init();
@@ -19,10 +19,10 @@ Stats collect_stats() {
   s.metadata = meta_bytes_mapped();
   s.mapped = (ps.total_pages << kPageShift) + s.metadata;
   s.page_free = ps.free_pages << kPageShift;
-  s.page_released = ps.released_pages << kPageShift;
+  s.page_purged = ps.purged_pages << kPageShift;
   s.page_free_spans = ps.free_spans;
   s.small_free = small_free_bytes();
-  s.transfer_cache = transfer_cache_bytes();
+  s.transfer_cache = small_transfer_bytes() + medium_transfer_bytes();
   s.thread_cache = thread_cache_bytes();
   s.large_bytes = large_bytes_in_use();
   {
@@ -66,14 +66,14 @@ void print_stats() {
   line("medium_free_bytes", s.medium_free);
   line("large_bytes", s.large_bytes);
   line("page_heap_free_bytes", s.page_free);
-  line("page_heap_released_bytes", s.page_released);
+  line("page_heap_released_bytes", s.page_purged);  // the printed name is kept for users
 }
 
-size_t release_free_memory_bytes() {
+size_t purge_free_memory_bytes() {
   ensure_init();
-  size_t before = page_heap().stats().released_pages;
-  release_free_memory();
-  size_t after = page_heap().stats().released_pages;
+  size_t before = page_heap().stats().purged_pages;
+  purge_free_memory();
+  size_t after = page_heap().stats().purged_pages;
   return after > before ? (after - before) << kPageShift : 0;
 }
 

@@ -9,7 +9,7 @@ struct Stats {
   size_t metadata;       // of which metadata (spans, heaps, pagemap nodes)
   size_t in_use;         // bytes in blocks the program holds (slab/chunk granularity)
   size_t page_free;      // free bytes in the page heap
-  size_t page_released;  // of which given back to the OS
+  size_t page_purged;    // of which given back to the OS
   size_t page_free_spans;
   size_t small_free;      // free objects inside slabs on central free lists
   size_t transfer_cache;  // bytes in transfer-cache batches
@@ -22,6 +22,6 @@ struct Stats {
 
 Stats collect_stats();
 void print_stats();
-size_t release_free_memory_bytes();
+size_t purge_free_memory_bytes();  // purge_free_memory; the bytes it gave to the OS
 
 }  // namespace mm

@@ -1,13 +1,10 @@
 #include "common.h"
 
 #include <errno.h>
-#include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "lock.h"
 
 namespace mm {
 
@@ -69,30 +66,6 @@ void fatal(const char* func, const char* what, const void* ptr) {
   *at = 0;
   write_err(line);
   abort();
-}
-
-static long futex(uint32_t* addr, int op, uint32_t val) {
-  return syscall(SYS_futex, addr, op, val, nullptr, nullptr, 0);
-}
-
-void Lock::lock_slow() {
-  ErrnoKeeper keep;
-  // Spin briefly: critical sections are a few hundred instructions at most.
-  for (int i = 0; i < 1024; ++i) {
-    uint32_t expected = 0;
-    if (__atomic_load_n(&state_, __ATOMIC_RELAXED) == 0 &&
-        __atomic_compare_exchange_n(&state_, &expected, 1, false, __ATOMIC_ACQUIRE,
-                                    __ATOMIC_RELAXED))
-      return;
-    __builtin_ia32_pause();
-  }
-  while (__atomic_exchange_n(&state_, 2, __ATOMIC_ACQUIRE) != 0)
-    futex(&state_, FUTEX_WAIT_PRIVATE, 2);
-}
-
-void Lock::wake() {
-  ErrnoKeeper keep;
-  futex(&state_, FUTEX_WAKE_PRIVATE, 1);
 }
 
 }  // namespace mm

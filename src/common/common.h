@@ -6,7 +6,6 @@
 #define MM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define MM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define MM_INLINE inline __attribute__((always_inline))
-#define MM_NOINLINE __attribute__((noinline))
 #define MM_SLOW __attribute__((noinline, cold))
 // -fvisibility=hidden covers definitions only; an extern declaration marked hidden
 // lets the fast paths load a global with one RIP-relative instruction, not via the GOT.

@@ -5,11 +5,13 @@
 #include <errno.h>
 #include <string.h>
 
-#include "../api/config.h"
+#include "../common/config.h"
 #include "../medium/medium_heap.h"
 #include "../os/os.h"
 #include "../page/page_heap.h"
-#include "backend.h"
+#include "medium_backend.h"
+#include "pressure.h"
+#include "small_backend.h"
 
 namespace mm {
 
@@ -18,7 +20,7 @@ constexpr size_t kMaxRequest = static_cast<size_t>(PTRDIFF_MAX);
 
 void* alloc_once(size_t n) {
   if (n <= kCachedMax) {
-    uint32_t bin = bin_index(n ? n : 1);
+    uint32_t bin = size_bin(n ? n : 1);
     ThreadCache* tc = thread_cache_setup();
     if (tc) {
       if (void* p = bin_take(tc->bins[bin])) return p;
@@ -87,25 +89,13 @@ void* alloc_slow(size_t n) {
   return with_retry([n] { return alloc_once(n); });
 }
 
-void stash_drain(ThreadCache* tc) {
-  // Detach first: a flush inside dealloc_slow drains again, and finds it empty.
-  Bin& st = tc->bins[kClsMedium];
-  void* p = st.head;
-  st.head = nullptr;
-  st.count = 0;
-  for (void* next; p; p = next) {
-    next = next_of(p);
-    if (!dealloc_medium_fast(p)) dealloc_slow(p, kClsMedium);
-  }
-}
-
 // The fast path's bin was full (or p was its head): read the class byte again.
-void dealloc_other(void* p) { dealloc_as(p, class_of_fast(page_of(p))); }
+void dealloc_bin_full(void* p) { dealloc_with_class(p, class_of_fast(page_of(p))); }
 
 // A medium chunk whose stash is full (or whose thread has none yet, or that is
 // the stash's head: a double free) drains the stash and goes into its own bin;
 // anything else goes on to dealloc_slow.
-void dealloc_as(void* p, uint8_t cls) {
+void dealloc_with_class(void* p, uint8_t cls) {
   if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
   if (cls == kClsMedium) {
     ThreadCache* tc = &t_cache;
@@ -124,7 +114,7 @@ void dealloc_slow(void* p, uint8_t cls) {
       Span* s = g_pagemap.span_of(p);
       fatal("free", s ? "double free (or invalid pointer) of" : "invalid pointer", p);
     }
-    dealloc_as(p, cls);  // the fast path's dispatch, now with the class known
+    dealloc_with_class(p, cls);  // the fast path's dispatch, now with the class known
     return;
   }
   if (is_small_class(cls)) {
@@ -132,7 +122,7 @@ void dealloc_slow(void* p, uint8_t cls) {
     ThreadCache* tc = thread_cache_setup();
     if (!tc) {
       next_of(p) = nullptr;
-      small_release(cls, p, 1);
+      small_return(cls, p, 1);
       return;
     }
     if (bin_push(tc->bins[cls], p)) return;  // the thread was just set up
@@ -146,7 +136,7 @@ void dealloc_slow(void* p, uint8_t cls) {
     ThreadCache* tc = thread_cache_setup();
     if (tc && payload > kSmallMax && payload <= kCachedMax) {
       if (dealloc_medium_fast(p)) return;  // the thread was just set up
-      cache_overflow(tc, bin_index(payload), p);
+      cache_overflow(tc, size_bin(payload), p);
       return;
     }
     medium_free(thread_heap(tc), c);
@@ -185,7 +175,7 @@ size_t usable_size(void* p) {
 namespace {
 // In-place resize where the tier allows; false means move the block.
 bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
-  if (is_small_class(cls)) return bin_index(n) == cls;  // same class: nothing to do
+  if (is_small_class(cls)) return size_bin(n) == cls;  // same class: nothing to do
   if (cls == kClsMedium) {
     if (n <= kSmallMax || n > g_config.medium_max) return false;  // changes tier
     Chunk* c = medium_chunk(p, s, "realloc");

@@ -5,30 +5,31 @@
 #include <errno.h>
 #include <pthread.h>
 
-#include "../api/config.h"
+#include "../common/config.h"
 #include "../common/lock.h"
+#include "../common/tuning.h"
 #include "../medium/heap_registry.h"
-#include "backend.h"
+#include "../meta/meta.h"
+#include "allocator.h"
+#include "medium_backend.h"
+#include "small_backend.h"
 
 namespace mm {
 
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 uint32_t g_flush_epoch = 0;
-uintptr_t g_cache_secret = 0x9e3779b97f4a7c15;  // mixed with an address at init
 
 namespace {
-Lock g_tc_lock;  // guards the registry list below
+Lock g_tc_lock{LockRank::kThreadCaches};  // guards the registry list below
 ThreadCache* g_tc_head = nullptr;
 pthread_key_t g_tc_key;
 bool g_tc_key_ok = false;
 
-// Slab bins are bounded by the byte budget alone (1 MiB holds 65536 16-byte
-// objects); medium bins by 16 KiB each (at least two batches), so that cached
-// chunks, which their heap sees as in use, rarely stand between free neighbours.
-constexpr size_t kMediumBinBytes = 16 * 1024;
+// Slab bins are bounded by the byte budget, medium bins by bytes and batches
+// (tuning.h).
 MM_INLINE uint32_t bin_cap(uint32_t bin) {
-  if (is_small_class(bin)) return 65536;
+  if (is_small_class(bin)) return kSmallBinCap;
   uint32_t by_bytes = static_cast<uint32_t>(kMediumBinBytes / bin_size(bin));
   uint32_t two_batches = 2 * class_info(bin).batch;
   return by_bytes > two_batches ? by_bytes : two_batches;
@@ -70,9 +71,9 @@ void tc_destroy(void* arg) {
 // tc may be null (a parked cache): medium chunks then go straight to their heaps.
 // A whole batch whose first chunk belongs to another thread's heap goes to the
 // medium transfer cache instead, for the next thread that allocates that size.
-void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
+void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
   if (is_small_class(bin)) {
-    small_release(bin, head, n);
+    small_return(bin, head, n);
     return;
   }
   if (tc && static_cast<uint32_t>(n) == class_info(bin).batch &&
@@ -82,18 +83,18 @@ void release_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
 }
 
 // Empties a whole set of bins (a thread's, or a parked cache's) into the back ends.
-void release_bins(ThreadCache* tc, Bin* bins) {
+void return_bins(ThreadCache* tc, Bin* bins) {
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = bins[bin];
     void* head = b.head;
     int n = static_cast<int>(b.count);
     b = Bin{nullptr, 0, 0};
-    if (head) release_chain(tc, bin, head, n);
+    if (head) return_chain(tc, bin, head, n);
   }
 }
 
 // Moves the n most recently cached objects of a bin down to the back end.
-void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
+void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   Bin& b = tc->bins[bin];
   if (n > b.count) n = b.count;
   if (n == 0) return;
@@ -103,7 +104,7 @@ void release_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   b.head = next_of(last);
   next_of(last) = nullptr;
   b.count -= n;
-  release_chain(tc, bin, head, static_cast<int>(n));
+  return_chain(tc, bin, head, static_cast<int>(n));
 }
 
 // Lowers a bin's limit by dec, within the budget bound, and moves down what no
@@ -112,7 +113,7 @@ void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
   Bin& b = tc->bins[bin];
   b.max -= dec;
   tc->max_bytes -= size_t{dec} * bin_size(bin);
-  if (b.count > b.max) release_from_bin(tc, bin, b.count - b.max);
+  if (b.count > b.max) return_from_bin(tc, bin, b.count - b.max);
 }
 
 // The budget is full: take a batch of limit from other bins, round robin (as
@@ -157,8 +158,7 @@ struct ParkedCache {
   Bin bins[kNumBins];
   ParkedCache* next;
 };
-constexpr uint32_t kMaxParked = 8;
-Lock g_park_lock;  // rank: taken alone, or before the back ends' locks
+Lock g_park_lock{LockRank::kParked};
 ParkedCache* g_parked = nullptr;
 uint32_t g_parked_count = 0;
 MetaPool<ParkedCache> g_park_pool;
@@ -206,7 +206,7 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
       tc->max_bytes += size_t{theirs.max - mine.max} * bin_size(bin);
       mine = theirs;
     } else if (theirs.head) {
-      release_chain(tc, bin, theirs.head, static_cast<int>(theirs.count));
+      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count));
     }
   }
   free_parked(pc);
@@ -247,23 +247,29 @@ ThreadCache* thread_cache_setup() {
   ensure_init();
   tc->state = kCacheActive;  // before anything below can re-enter malloc
   tc->bins[kClsMedium].max = kStashMax;
-  static uint32_t next_shard = 0;
-  tc->shard = __atomic_fetch_add(&next_shard, 1, __ATOMIC_RELAXED);
+  static uint32_t next_serial = 0;
+  tc->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
   tc->flush_epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
   tc_register(tc);
   if (g_tc_key_ok) pthread_setspecific(g_tc_key, tc);
   return tc;
 }
 
-MediumHeap* thread_heap(ThreadCache* tc) {
-  if (!tc) return nullptr;
-  if (MM_UNLIKELY(!tc->heap)) tc->heap = heap_registry().attach();
-  return tc->heap;
+void stash_drain(ThreadCache* tc) {
+  // Detach first: a flush inside dealloc_slow drains again, and finds it empty.
+  Bin& st = tc->bins[kClsMedium];
+  void* p = st.head;
+  st.head = nullptr;
+  st.count = 0;
+  for (void* next; p; p = next) {
+    next = next_of(p);
+    if (!dealloc_medium_fast(p)) dealloc_slow(p, kClsMedium);
+  }
 }
 
 void thread_cache_flush(ThreadCache* tc) {
   stash_drain_pending(tc);
-  release_bins(tc, tc->bins);
+  return_bins(tc, tc->bins);
   tc->max_bytes = 0;
 }
 
@@ -275,7 +281,7 @@ void thread_cache_scavenge(ThreadCache* tc) {
   stash_drain_pending(tc);
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = tc->bins[bin];
-    if (b.count > 1 && b.count == tc->seen[bin]) release_from_bin(tc, bin, b.count / 2);
+    if (b.count > 1 && b.count == tc->seen[bin]) return_from_bin(tc, bin, b.count / 2);
     tc->seen[bin] = b.count;
   }
 }
@@ -313,7 +319,7 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   grow_max(tc, b, bin);
   // Full: move one batch down. Lists are LIFO; which end goes does not matter
   // enough to keep a tail pointer on the fast path.
-  if (b.count >= b.max) release_from_bin(tc, bin, class_info(bin).batch);
+  if (b.count >= b.max) return_from_bin(tc, bin, class_info(bin).batch);
   if (b.count < b.max) {
     if (!is_small_class(bin)) mark_cached(p);
     next_of(p) = b.head;
@@ -322,28 +328,23 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
     return;
   }
   next_of(p) = nullptr;  // no caching at all (budget 0)
-  release_chain(tc, bin, p, 1);
+  return_chain(tc, bin, p, 1);
 }
 
 void thread_cache_flush_parked() {
   while (ParkedCache* pc = take_parked()) {
-    release_bins(nullptr, pc->bins);
+    return_bins(nullptr, pc->bins);
     free_parked(pc);
   }
 }
 
-void thread_cache_fork_prepare() {
-  g_tc_lock.lock();
-  g_park_lock.lock();
+void thread_cache_locks(void (*op)(Lock&)) {
+  op(g_tc_lock);
+  op(g_park_lock);
 }
-void thread_cache_fork_parent() {
-  g_park_lock.unlock();
-  g_tc_lock.unlock();
-}
+
 void thread_cache_fork_child() {
   // Only the forking thread exists in the child; the others' caches are gone.
-  g_park_lock.reset_in_child();
-  g_tc_lock.reset_in_child();
   g_tc_head = nullptr;
   if (t_cache.state == kCacheActive) tc_register(&t_cache);
 }

@@ -2,10 +2,13 @@
 // class and for medium chunks up to kCachedMax, in initial-exec TLS: the fast paths
 // below take no lock and use no atomic instruction.
 #pragma once
+#include "../common/assert.h"
 #include "../common/common.h"
+#include "../common/lock.h"
+#include "../common/size_class.h"
 #include "../medium/chunk.h"
 #include "../page/pagemap.h"
-#include "../small/size_class.h"
+#include "process.h"
 
 namespace mm {
 
@@ -29,21 +32,12 @@ struct ThreadCache {
   size_t max_bytes;         // sum of max * size over bins: the budget bound
   uint32_t flush_epoch;     // flush when the global epoch moves (memory pressure)
   uint32_t steal_cursor;    // next bin to take budget from
-  uint32_t shard;           // which transfer-cache shard this thread uses
+  uint32_t serial;          // numbers the threads: picks a transfer-cache shard
   uint32_t seen[kNumBins];  // bin counts at the last scavenge: unchanged means idle
   uint8_t state;
 };
 
-static_assert(kClsMedium == kNumBins && kClsLarge == kNumBins + 1,
-              "the medium and large class bytes must index the stash and the always-full bin");
-
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
-
-// Out-of-line halves (allocator.cc).
-void* alloc_slow(size_t n);
-void dealloc_slow(void* p, uint8_t cls);
-void dealloc_other(void* p);               // bin full (the stash: drain it), then p
-void dealloc_as(void* p, uint8_t cls);     // the same, the class known
 
 // The medium stash, bins[kClsMedium]: free() pushes every medium chunk there as
 // it pushes a slab object into its bin, the same instructions, without reading
@@ -55,7 +49,6 @@ void dealloc_as(void* p, uint8_t cls);     // the same, the class known
 // free of a medium chunk is still reported, within kStashMax frees or at the
 // next slow path, and a freed chunk is merged before any allocation that could
 // need it.
-constexpr uint32_t kStashMax = 16;
 void stash_drain(ThreadCache* tc);
 MM_INLINE void stash_drain_pending(ThreadCache* tc) {
   if (MM_UNLIKELY(tc->bins[kClsMedium].count != 0)) stash_drain(tc);
@@ -68,11 +61,8 @@ MM_INLINE void stash_drain_pending(ThreadCache* tc) {
 // restoring a header would need to know the tier (and mispredict on mixed sizes).
 // The token depends on the address and on a per-process secret, so user data does
 // not match it by accident.
-extern MM_HIDDEN uintptr_t g_cache_secret;
 MM_INLINE uintptr_t& cache_token_slot(void* p) { return static_cast<uintptr_t*>(p)[1]; }
-MM_INLINE uintptr_t cache_token(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) ^ g_cache_secret;
-}
+MM_INLINE uintptr_t cache_token(const void* p) { return reinterpret_cast<uintptr_t>(p) ^ g_secret; }
 MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
 MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 
@@ -82,6 +72,7 @@ MM_INLINE void* bin_pop(Bin& b) {
     void* next = next_of(p);
     b.head = next;
     __builtin_prefetch(next, 1);
+    MM_ASSERT(b.count > 0);  // a non-empty list has a count
     --b.count;
   }
   return p;
@@ -96,17 +87,9 @@ MM_INLINE void* bin_take(Bin& b) {
 
 // Bins are 16 bytes, as are size classes: the bin of n is at byte offset
 // (n + 15) & ~15 of the array, one add and one and.
-static_assert(sizeof(Bin) == 16, "bin_of_size relies on 16-byte bins");
-MM_INLINE Bin& bin_of_size(size_t n) {
+static_assert(sizeof(Bin) == 16, "t_cache_bin relies on 16-byte bins");
+MM_INLINE Bin& t_cache_bin(size_t n) {
   return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(t_cache.bins) + ((n + 15) & ~size_t{15}));
-}
-
-MM_INLINE void* alloc_fast(size_t n) {
-  if (MM_LIKELY(n <= kCachedMax)) {
-    void* p = bin_take(bin_of_size(n));  // bin 0 (n == 0) is always empty
-    if (MM_LIKELY(p != nullptr)) return p;
-  }
-  return alloc_slow(n);
 }
 
 MM_INLINE bool bin_push(Bin& b, void* p) {
@@ -128,21 +111,29 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (kMagicUsed | kChunkInUse) ||
       payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
     return false;
-  if (!bin_push(t_cache.bins[bin_index(payload)], p)) return false;
+  if (!bin_push(t_cache.bins[size_bin(payload)], p)) return false;
   mark_cached(p);
   return true;
 }
 
-MM_INLINE void dealloc_fast(void* p) {
-  // free(NULL), and every free where the flat class map is missing, reads class 0
-  // and goes slow.
-  // Slab classes index their bins, the medium class the stash; the other class
-  // bytes (none, large) index bins that are always full, so one test sends them
-  // to the slow path.
-  // The slow path reads the class byte again (an L1 hit) rather than taking it as
-  // an argument: then nothing stays live beside the bin, one instruction fewer.
-  if (MM_LIKELY(bin_push(t_cache.bins[class_of_fast(page_of(p))], p))) return;
-  dealloc_other(p);
-}
+// Set-up and teardown (thread_cache.cc).
+void thread_cache_init_key();
+ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
+void thread_cache_flush(ThreadCache* tc);     // everything down to the back ends
+void thread_cache_scavenge(ThreadCache* tc);  // half of every idle bin goes down
+void thread_cache_flush_parked();             // the caches of exited threads, all down
+// Slow halves of the bins: pop one object after a refill (nullptr when the back
+// end is out of memory), and make room in a full bin for p.
+void* cache_refill(ThreadCache* tc, uint32_t bin);
+void cache_overflow(ThreadCache* tc, uint32_t bin, void* p);
+size_t thread_cache_bytes();  // bytes cached in all threads and parked caches
+// Moved by a thread that ran out of memory: every other thread flushes its cache
+// at its next slow path.
+extern uint32_t g_flush_epoch;
+
+// The registry's and parked caches' locks, for the fork handlers' table, and the
+// registry after fork (only the forking thread is left).
+void thread_cache_locks(void (*op)(Lock&));
+void thread_cache_fork_child();
 
 }  // namespace mm

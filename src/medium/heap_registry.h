@@ -18,7 +18,7 @@ class HeapRegistry {
   Lock& lock() { return lock_; }
 
  private:
-  Lock lock_;
+  Lock lock_{LockRank::kHeapRegistry};
   MediumHeap* head_ = nullptr;
   uint32_t count_ = 0;
   uint32_t cap_ = 8;

@@ -7,16 +7,16 @@ void MediumHeap::init(PageHeap* ph) {
   span_list_init(&regions_head_);
 }
 
-size_t MediumHeap::bin_of(size_t csize) {
+size_t MediumHeap::free_bin_of(size_t csize) {
   if (csize <= 1024) return csize >> 4;  // exact bins 2..64
   size_t lg = 63 - static_cast<size_t>(__builtin_clzll(csize));
   size_t sub = (csize >> (lg - 2)) & 3;  // four bins per power of two
   size_t idx = 65 + (lg - 10) * 4 + sub;
-  return idx < kNumBins ? idx : kNumBins - 1;
+  return idx < kNumFreeBins ? idx : kNumFreeBins - 1;
 }
 
 void MediumHeap::bin_insert(FreeChunk* f) {
-  size_t b = bin_of(f->hdr.size());
+  size_t b = free_bin_of(f->hdr.size());
   f->prev = nullptr;
   f->next = bins_[b];
   if (f->next) f->next->prev = f;
@@ -25,7 +25,7 @@ void MediumHeap::bin_insert(FreeChunk* f) {
 }
 
 void MediumHeap::bin_remove(FreeChunk* f) {
-  size_t b = bin_of(f->hdr.size());
+  size_t b = free_bin_of(f->hdr.size());
   if (f->prev)
     f->prev->next = f->next;
   else
@@ -35,12 +35,12 @@ void MediumHeap::bin_remove(FreeChunk* f) {
 }
 
 FreeChunk* MediumHeap::find_fit(size_t csize) {
-  size_t b = bin_of(csize);
+  size_t b = free_bin_of(csize);
   if (b > 64) {
     // A ranged bin holds sizes on both sides of csize: best fit over a bounded scan.
     FreeChunk* best = nullptr;
     int scanned = 0;
-    for (FreeChunk* f = bins_[b]; f && scanned < 32; f = f->next, ++scanned) {
+    for (FreeChunk* f = bins_[b]; f && scanned < kFitScan; f = f->next, ++scanned) {
       size_t s = f->hdr.size();
       if (s >= csize && (!best || s < best->hdr.size())) {
         best = f;
@@ -52,7 +52,7 @@ FreeChunk* MediumHeap::find_fit(size_t csize) {
     return bins_[b];
   }
   // Every chunk in a higher non-empty bin fits; the lowest such bin fits best.
-  for (size_t i = b + 1; i < kNumBins;) {
+  for (size_t i = b + 1; i < kNumFreeBins;) {
     uint64_t word = bitmap_[i / 64] >> (i % 64);
     if (word) return bins_[i + static_cast<size_t>(__builtin_ctzll(word))];
     i = (i / 64 + 1) * 64;
@@ -119,14 +119,14 @@ void MediumHeap::free_chunk(Chunk* c) {
   if (c->prev_size == 0 && c->next()->sentinel()) {
     Span* r = ph_->pagemap()->span_of(c);
     if (r != top_region_) {
-      release_region(r);
+      return_region(r);
       return;
     }
   }
   bin_insert(reinterpret_cast<FreeChunk*>(c));
 }
 
-void MediumHeap::release_region(Span* r) {
+void MediumHeap::return_region(Span* r) {
   span_list_remove(r);
   region_bytes_ -= r->bytes();
   --regions_;
@@ -197,7 +197,7 @@ bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
     if (!last->in_use()) tail_free = last->size();
   }
   size_t need = csize > tail_free ? csize - tail_free : 0;
-  size_t add_pages = pages_for(need > kGrowMin ? need : kGrowMin);
+  size_t add_pages = pages_for(need > kRegionGrowMin ? need : kRegionGrowMin);
   size_t old_bytes = r->bytes();
   if (!ph_->extend(r, r->npages + add_pages, may_grow)) {
     add_pages = pages_for(need ? need : 1);  // near a limit: exactly the need
@@ -237,15 +237,15 @@ bool MediumHeap::new_region(size_t csize) {
   // The previous top region, if wholly free, no longer has a reason to stay.
   Span* old = top_region_;
   top_region_ = r;
-  if (old) release_if_free(old);
+  if (old) return_if_free(old);
   return true;
 }
 
-void MediumHeap::release_if_free(Span* r) {
+void MediumHeap::return_if_free(Span* r) {
   auto* c = reinterpret_cast<Chunk*>(r->base());
   if (!c->in_use() && c->next()->sentinel()) {
     bin_remove(reinterpret_cast<FreeChunk*>(c));
-    release_region(r);
+    return_region(r);
   }
 }
 
@@ -257,7 +257,7 @@ bool MediumHeap::remote_push(Chunk* c) {
   } while (
       !__atomic_compare_exchange_n(&remote_, &old, p, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
   // Push-only with a take-all consumer (exchange), so there is no ABA to guard.
-  return __atomic_add_fetch(&remote_count_, 1, __ATOMIC_RELAXED) >= 64;
+  return __atomic_add_fetch(&remote_count_, 1, __ATOMIC_RELAXED) >= kRemoteDrainAt;
 }
 
 void MediumHeap::drain_remote() {
@@ -272,7 +272,7 @@ void MediumHeap::drain_remote() {
 
 void MediumHeap::trim() {
   drain_remote();
-  if (top_region_) release_if_free(top_region_);
+  if (top_region_) return_if_free(top_region_);
 }
 
 }  // namespace mm

@@ -6,6 +6,7 @@
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
+#include "../common/tuning.h"
 #include "../page/page_heap.h"
 #include "chunk.h"
 
@@ -19,9 +20,8 @@ struct MediumHeapStats {
 
 class MediumHeap {
  public:
-  static constexpr size_t kNumBins = 192;
-  static constexpr size_t kRegionMin = 128 * 1024;  // a new heap's first region
-  static constexpr size_t kGrowMin = 32 * 1024;     // in-place growth step
+  // Free-chunk bins: exact below 1 KiB, four per power of two above.
+  static constexpr size_t kNumFreeBins = 192;
 
   void init(PageHeap* ph);
 
@@ -54,7 +54,7 @@ class MediumHeap {
   uint32_t owners = 0;  // threads using this heap; 0 = orphan, freed into directly
 
  private:
-  static size_t bin_of(size_t csize);
+  static size_t free_bin_of(size_t csize);
   void bin_insert(FreeChunk* f);
   void bin_remove(FreeChunk* f);
   FreeChunk* find_fit(size_t csize);
@@ -64,15 +64,15 @@ class MediumHeap {
   static size_t region_pages(size_t csize);
   bool new_region(size_t csize);
   Chunk* coalesce(Chunk* c);
-  void release_region(Span* r);
-  void release_if_free(Span* r);  // r's one chunk is free and binned: back it goes
+  void return_region(Span* r);
+  void return_if_free(Span* r);  // r's one chunk is free and binned: back it goes
 
-  Lock lock_;
+  Lock lock_{LockRank::kMediumHeap};
   PageHeap* ph_ = nullptr;
-  FreeChunk* bins_[kNumBins] = {};
-  uint64_t bitmap_[kNumBins / 64] = {};
+  FreeChunk* bins_[kNumFreeBins] = {};
+  uint64_t bitmap_[kNumFreeBins / 64] = {};
   Span regions_head_;
-  Span* top_region_ = nullptr;  // newest region: grown in place, never released idle
+  Span* top_region_ = nullptr;  // newest region: grown in place, never returned idle
   void* remote_ = nullptr;      // chunks freed by other threads, linked via payload
   uint32_t remote_count_ = 0;
   size_t region_bytes_ = 0;

@@ -1,13 +1,12 @@
 #include "meta.h"
 
+#include "../common/tuning.h"
 #include "../os/os.h"
 
 namespace mm {
 
 namespace {
-// 32 KiB chunks: small enough that a tiny program's VmData barely moves.
-constexpr size_t kMetaChunk = 32 * 1024;
-Lock g_meta_lock;
+Lock g_meta_lock{LockRank::kMeta};
 char* g_cur = nullptr;
 char* g_end = nullptr;
 size_t g_mapped = 0;

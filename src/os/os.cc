@@ -8,6 +8,7 @@ namespace mm::os {
 
 namespace {
 bool g_brk_broken = false;  // sbrk failed for a reason other than the limit
+// Written under the page heap's lock, read by any thread's allocation retry.
 size_t g_grown = 0;
 
 void* grow_brk(size_t bytes) {
@@ -62,11 +63,11 @@ void* grow(size_t bytes) {
     errno = ENOMEM;
     return nullptr;
   }
-  g_grown += bytes;
+  __atomic_store_n(&g_grown, g_grown + bytes, __ATOMIC_RELAXED);
   return p;
 }
 
-void release(void* p, size_t bytes) {
+void purge(void* p, size_t bytes) {
   ErrnoKeeper keep;
   madvise(p, bytes, MADV_DONTNEED);
 }
@@ -76,6 +77,6 @@ void* map(size_t bytes) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
-size_t grown_bytes() { return g_grown; }
+size_t grown_bytes() { return __atomic_load_n(&g_grown, __ATOMIC_RELAXED); }
 
 }  // namespace mm::os

@@ -14,7 +14,7 @@ void* grow(size_t bytes);
 
 // Gives the physical pages back; the range stays mapped and reads as zero afterwards.
 // Never munmap: a lock-free list may still read a word of it.
-void release(void* p, size_t bytes);
+void purge(void* p, size_t bytes);
 
 // Private anonymous memory for metadata, 4 KiB granular. nullptr on failure.
 void* map(size_t bytes);

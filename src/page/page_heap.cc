@@ -8,8 +8,8 @@ namespace mm {
 
 namespace {
 void* os_grow(void*, size_t bytes) { return os::grow(bytes); }
-void os_release(void*, void* p, size_t bytes) { os::release(p, bytes); }
-constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_release, nullptr});
+void os_purge(void*, void* p, size_t bytes) { os::purge(p, bytes); }
+constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, nullptr});
 }  // namespace
 
 PageHeap& page_heap() { return g_page_heap; }
@@ -30,7 +30,7 @@ void PageHeap::list_insert(Span* s) {
   *head = s;
   if (s->npages <= kMaxExact) nonempty_[s->npages / 64] |= uint64_t{1} << (s->npages % 64);
   free_pages_ += s->npages;
-  if (!s->released) committed_free_pages_ += s->npages;
+  if (!s->purged) committed_free_pages_ += s->npages;
   ++free_spans_;
 }
 
@@ -45,7 +45,7 @@ void PageHeap::list_remove(Span* s) {
   if (s->npages <= kMaxExact && !*head)
     nonempty_[s->npages / 64] &= ~(uint64_t{1} << (s->npages % 64));
   free_pages_ -= s->npages;
-  if (!s->released) committed_free_pages_ -= s->npages;
+  if (!s->purged) committed_free_pages_ -= s->npages;
   --free_spans_;
 }
 
@@ -77,7 +77,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
       list_insert(s);
       return nullptr;
     }
-    a->released = s->released;
+    a->purged = s->purged;
     s->start += npages;
     s->npages -= npages;
     list_insert(s);
@@ -96,7 +96,7 @@ Span* PageHeap::merge(Span* a, Span* b) {
   Span* gone = keep == a ? b : a;
   keep->start = a->start;
   keep->npages = a->npages + b->npages;
-  keep->released = a->released && b->released;
+  keep->purged = a->purged && b->purged;
   pm_->set_range(gone->start, gone->npages, keep, kClsNone);
   spans_.free(gone);
   return keep;
@@ -197,7 +197,7 @@ Span* PageHeap::alloc_aligned(size_t npages, size_t align_pages, SpanState st, u
 void PageHeap::free_locked(Span* s) {
   pm_->set_range(s->start, s->npages, s, kClsNone);
   insert_coalesced(s);
-  if (committed_free_pages_ > release_threshold_) release_free(release_threshold_ / 2);
+  if (committed_free_pages_ > purge_threshold_) purge_free(purge_threshold_ / 2);
 }
 
 void PageHeap::free(Span* s) {
@@ -250,19 +250,19 @@ void PageHeap::shrink(Span* s, size_t new_npages) {
   free_locked(tail);
 }
 
-void PageHeap::release_free(size_t keep_pages) {
+void PageHeap::purge_free(size_t keep_pages) {
   // Largest spans first: one madvise returns the most.
   for (Span* s = large_; s && committed_free_pages_ > keep_pages; s = s->next) {
-    if (s->released) continue;
-    src_.release(src_.ctx, s->base(), s->bytes());
-    s->released = true;
+    if (s->purged) continue;
+    src_.purge(src_.ctx, s->base(), s->bytes());
+    s->purged = true;
     committed_free_pages_ -= s->npages;
   }
   for (size_t i = kMaxExact; i > 0 && committed_free_pages_ > keep_pages; --i) {
     for (Span* s = exact_[i]; s && committed_free_pages_ > keep_pages; s = s->next) {
-      if (s->released) continue;
-      src_.release(src_.ctx, s->base(), s->bytes());
-      s->released = true;
+      if (s->purged) continue;
+      src_.purge(src_.ctx, s->base(), s->bytes());
+      s->purged = true;
       committed_free_pages_ -= s->npages;
     }
   }

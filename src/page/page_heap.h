@@ -1,10 +1,11 @@
 // The page heap: spans of whole pages. Best fit over free spans by length, split on
 // allocation, coalescing with both neighbours on free, growth from the os layer that
-// extends the top span when the new memory is contiguous, and release of free pages
+// extends the top span when the new memory is contiguous, and purging of free pages
 // to the OS past a threshold.
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
+#include "../common/tuning.h"
 #include "../meta/meta.h"
 #include "pagemap.h"
 #include "span.h"
@@ -14,14 +15,14 @@ namespace mm {
 // Where pages come from. The real one is the os layer; unit tests pass a fake.
 struct PageSource {
   void* (*grow)(void* ctx, size_t bytes);  // kPageSize-aligned, or nullptr
-  void (*release)(void* ctx, void* p, size_t bytes);
+  void (*purge)(void* ctx, void* p, size_t bytes);  // give pages to the OS
   void* ctx;
 };
 
 struct PageHeapStats {
   size_t total_pages;     // ever obtained from the source
-  size_t free_pages;      // in free spans (committed or released)
-  size_t released_pages;  // free pages given back to the OS
+  size_t free_pages;      // in free spans (committed or purged)
+  size_t purged_pages;  // free pages given back to the OS
   size_t free_spans;
 };
 
@@ -47,10 +48,10 @@ class PageHeap {
   // Shrinks s in place; the tail goes back to the free lists.
   void shrink(Span* s, size_t new_npages);
   // Gives free committed pages back to the OS until at most keep_pages remain.
-  void release_free(size_t keep_pages);
+  void purge_free(size_t keep_pages);
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
-  void set_release_threshold(size_t pages) { release_threshold_ = pages; }
+  void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }
   PageHeapStats stats();
   Lock& lock() { return lock_; }
   Pagemap* pagemap() const { return pm_; }
@@ -70,13 +71,13 @@ class PageHeap {
 
   Pagemap* pm_;
   PageSource src_;
-  Lock lock_;
+  Lock lock_{LockRank::kPageHeap};
   MetaPool<Span> spans_;
   Span* exact_[kMaxExact + 1] = {};
   Span* large_ = nullptr;
   uint64_t nonempty_[(kMaxExact + 64) / 64] = {};
-  size_t grow_step_ = 8;             // pages: 64 KiB (glibc pads by 128 KiB)
-  size_t release_threshold_ = 2048;  // pages: 16 MiB of committed free pages
+  size_t grow_step_ = kHeapGrowPages;
+  size_t purge_threshold_ = 2048;  // pages; the process sets MYMALLOC_RELEASE_THRESHOLD
   size_t total_pages_ = 0;
   uintptr_t top_end_ = 0;  // page after the last growth from the source
   size_t free_pages_ = 0;

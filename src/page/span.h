@@ -1,6 +1,7 @@
 // A span: a run of whole pages, the unit the page heap hands out.
 #pragma once
 #include "../common/common.h"
+#include "../common/size_class.h"
 
 namespace mm {
 
@@ -13,14 +14,6 @@ enum class SpanState : uint8_t {
   kLarge = 3,   // one large block
 };
 
-// Size-class byte kept in the pagemap for the free fast path. 1..16 are slab
-// classes; these mark the other span kinds. The two index the thread-cache bins
-// after the last real one (65 bins): the medium stash, and a bin that is always
-// full (see dealloc_fast).
-constexpr uint8_t kClsNone = 0;
-constexpr uint8_t kClsMedium = 65;
-constexpr uint8_t kClsLarge = 66;
-
 constexpr uint32_t kMaxSlabObjects = 512;  // 8 KiB of 16-byte objects
 
 struct Span {
@@ -30,7 +23,7 @@ struct Span {
   Span* prev = nullptr;
   SpanState state = SpanState::kFree;
   uint8_t cls = kClsNone;
-  bool released = false;  // free pages given back with madvise (page heap only)
+  bool purged = false;    // free pages given back to the OS (page heap only)
   bool in_list = false;   // linked into a central free list (small only)
 
   // Small slabs.

@@ -12,7 +12,7 @@
 #include "../common/common.h"
 #include "../common/lock.h"
 #include "../page/page_heap.h"
-#include "size_class.h"
+#include "../common/size_class.h"
 
 namespace mm {
 
@@ -34,7 +34,7 @@ class CentralFreeList {
  private:
   Span* new_slab();
 
-  Lock lock_;
+  Lock lock_{LockRank::kCentral};
   PageHeap* ph_ = nullptr;
   Span nonempty_;  // dummy head of slabs that have free objects
   uint32_t cls_ = 0;

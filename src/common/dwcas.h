@@ -6,7 +6,7 @@
 // see through its inline assembly, so the sanitizer builds use the compiler's
 // 16-byte __atomic builtins, which TSan instruments; both have the same semantics.
 #pragma once
-#include "../common/common.h"
+#include "common.h"
 
 #if defined(MYMALLOC_SANITIZER_BUILD)
 namespace mm {

@@ -1,4 +1,4 @@
-#include "transfer_cache.h"
+#include "batch_stack.h"
 
 namespace mm {
 
@@ -11,7 +11,8 @@ __attribute__((noinline, no_sanitize_thread)) void* read_link_racy(void** slot) 
 }
 }  // namespace
 
-bool TransferCache::push(void* head) {
+bool BatchStack::push(void* head) {
+  MM_ASSERT(head != nullptr);
   if (__atomic_load_n(&count_, __ATOMIC_RELAXED) >= capacity_) return false;
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   TaggedPtr old = tagged_load(&top_);
@@ -22,13 +23,15 @@ bool TransferCache::push(void* head) {
   }
 }
 
-void* TransferCache::pop() {
+void* BatchStack::pop() {
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
     if (!old.ptr) return nullptr;
     void* next = read_link_racy(&link(old.ptr));
     if (tagged_cas(&top_, old, TaggedPtr{next, old.tag + 1})) {
-      __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
+      uint32_t before = __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
+      MM_ASSERT(before > 0);  // every pushed batch was counted first
+      (void)before;
       return old.ptr;
     }
     old = tagged_load(&top_);

@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "small/transfer_cache.h"
+#include "common/batch_stack.h"
 
 using namespace mm;
 
@@ -17,8 +17,8 @@ void* make_batch(void** objs, int n) {
 }
 }  // namespace
 
-TEST_CASE("transfer cache: LIFO of whole batches, bounded") {
-  TransferCache tc;
+TEST_CASE("batch stack: LIFO of whole batches, bounded") {
+  BatchStack tc;
   tc.set_capacity(2);
   alignas(16) static char buf[6][16];
   void* a[3] = {buf[0], buf[1], buf[2]};
@@ -36,12 +36,12 @@ TEST_CASE("transfer cache: LIFO of whole batches, bounded") {
   CHECK(tc.pop() == nullptr);
 }
 
-TEST_CASE("transfer cache: concurrent push/pop never loses or duplicates a batch (ABA)") {
+TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (ABA)") {
   // Each thread pops a batch, checks and rewrites the contents it owns, pushes it back.
   // With a plain pointer CAS, ABA would hand one batch to two threads and the
   // ownership stamp below would catch it.
   constexpr int kBatches = 64, kObjs = 4, kThreads = 4, kIters = 20000;
-  TransferCache tc;
+  BatchStack tc;
   tc.set_capacity(kBatches);
   struct alignas(16) Obj {
     void* link[2];

@@ -5,18 +5,25 @@
 // hold medium chunks of 272..1024 B in the thread cache. Every size is a multiple of
 // 16, so every object is 16-byte aligned: slabs start on a page boundary.
 #pragma once
-#include "../common/common.h"
+#include "common.h"
+#include "tuning.h"
 
 namespace mm {
 
 constexpr uint32_t kNumSmallClasses = kSmallMax / 16;  // 16
 constexpr uint32_t kNumBins = kCachedMax / 16 + 1;     // 65, bin 0 unused
 
-MM_INLINE constexpr uint32_t bin_index(size_t n) { return static_cast<uint32_t>((n + 15) >> 4); }
+MM_INLINE constexpr uint32_t size_bin(size_t n) { return static_cast<uint32_t>((n + 15) >> 4); }
 MM_INLINE constexpr size_t bin_size(uint32_t bin) { return size_t{bin} << 4; }
 MM_INLINE constexpr bool is_small_class(uint32_t c) { return c - 1 < kNumSmallClasses; }
 
-constexpr uint32_t kSmallBatch = 64;
+// The class byte the pagemap keeps for every page (and the flat class map for the
+// free fast path): 1..16 are the slab classes; these mark the other span kinds.
+// The medium and large bytes index the thread-cache bins after the last real one:
+// the medium stash, and a bin that is always full (see dealloc_fast).
+constexpr uint8_t kClsNone = 0;
+constexpr uint8_t kClsMedium = kNumBins;
+constexpr uint8_t kClsLarge = kNumBins + 1;
 
 struct ClassInfo {
   uint32_t size;     // object bytes
@@ -26,10 +33,7 @@ struct ClassInfo {
 };
 
 // At least 64 objects per slab; under 1% of a slab is tail waste for any class
-// (checked in tests/test_size_class.cc). Batches of 64: against 32, threadtest
-// with 64-byte objects went 0.0610 -> 0.0445 s at 2 threads and 0.0823 -> 0.0799 s
-// at 1 (medians of 15), since a thread that cycles more objects than its cache
-// holds crosses to the transfer cache half as often.
+// (checked in tests/test_size_class.cc). Small batches: kSmallBatch (tuning.h).
 constexpr ClassInfo make_class_info(uint32_t bin) {
   if (bin == 0) return ClassInfo{0, 0, 0, 0};
   uint32_t size = bin * 16;

@@ -1,5 +1,7 @@
-// The transfer cache: per size class, a lock-free Treiber stack of whole batches
-// between thread caches and the central free list.
+// A lock-free Treiber stack of whole batches of free objects. The small tier's
+// transfer caches (between thread caches and the central free lists) and the
+// medium tier's transfer stacks (other threads' chunks between thread caches) are
+// both made of it.
 //
 // A batch is `batch` objects chained through their first word (the last one's is
 // null); the head object's second word (or another, see set_link_word) links to
@@ -9,22 +11,20 @@
 // stale read may touch an object already handed to a user; it is harmless because
 // slab memory is never unmapped (the page heap only madvises).
 #pragma once
-#include "../common/common.h"
+#include "common.h"
+#include "assert.h"
 #include "dwcas.h"
 
 namespace mm {
 
-class alignas(64) TransferCache {  // one cache line each: no false sharing
+class alignas(64) BatchStack {  // one cache line each: no false sharing
  public:
-  static constexpr uint32_t kDefaultCapacity = 16;   // batches
-  static constexpr size_t kCapacityBytes = 8 << 20;  // per class: docs/architecture.md
-
-  // False when full: the caller goes to the central free list instead.
+  // False when full: the caller goes to the next tier down instead.
   bool push(void* batch_head);
   // A batch head, or nullptr when empty.
   void* pop();
   uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
-  // Three quarters full: a cache whose owner frees more than it takes back.
+  // Three quarters full: a stack whose owner frees more than it takes back.
   bool has_surplus() const { return batches() * 4 >= capacity_ * 3; }
   // Who pushed last (an id the caller chooses; 0: nobody yet). Its own line, so
   // the store costs nothing beside the push's CAS.
@@ -41,8 +41,17 @@ class alignas(64) TransferCache {  // one cache line each: no false sharing
   TaggedPtr top_{nullptr, 0};
   uint32_t count_ = 0;
   uint32_t last_pusher_ = 0;
-  uint32_t capacity_ = kDefaultCapacity;
+  uint32_t capacity_ = 0;  // batches; set before use
   uint32_t link_word_ = 1;
 };
+
+// How many batches a drain takes out of a stack: all of them, or, for an idle one
+// (its count has not moved since the last look, kept in seen), half. Read and
+// written racily by design: it is a heuristic.
+MM_INLINE uint32_t batches_to_drain(const BatchStack& stack, uint32_t& seen, bool idle_half) {
+  uint32_t now = stack.batches();
+  uint32_t before = __atomic_exchange_n(&seen, now, __ATOMIC_RELAXED);
+  return !idle_half ? UINT32_MAX : (now == before ? now / 2 : 0);
+}
 
 }  // namespace mm

@@ -1,0 +1,54 @@
+// Policy constants: every number that trades speed against memory, in one place,
+// each with its reason. The measurements behind them are in docs/architecture.md;
+// the user-settable ones are defaults of the Config table (config.h).
+#pragma once
+#include "common.h"
+
+namespace mm {
+
+// Objects moved between a thread cache and the small back end at once. Bigger
+// batches cross to the transfer cache less often; 64 fills a slab's smallest run.
+constexpr uint32_t kSmallBatch = 64;
+
+// Bytes of whole batches each small class keeps in its transfer caches, across the
+// shards: enough that a thread cycling a few MB finds its own batches there.
+constexpr size_t kTransferBytesPerClass = 8 << 20;
+// Transfer-cache shards: threads with different shards do not fight over one top.
+constexpr uint32_t kTransferShards = 4;
+// Bytes of batches each cached medium bin's transfer stack keeps: only chunks freed
+// by a thread other than their heap's owner pass there.
+constexpr size_t kMediumTransferBytes = 64 * 1024;
+
+// A thread cache's medium bins each hold at most this many bytes (but two batches):
+// cached chunks look in use to their heap and should rarely stand between free
+// neighbours that could merge.
+constexpr size_t kMediumBinBytes = 16 * 1024;
+// Slab bins are bounded by the byte budget alone; this cap is never reached first.
+constexpr uint32_t kSmallBinCap = 65536;
+// Medium frees waiting in a thread's stash before it is drained: a bad free is
+// reported at most this many frees later.
+constexpr uint32_t kStashMax = 16;
+// Caches of exited threads kept whole for the next thread to take over.
+constexpr uint32_t kMaxParked = 8;
+
+// A medium heap's first region, and the step its newest region grows by in place.
+constexpr size_t kRegionMin = 128 * 1024;
+constexpr size_t kRegionGrowMin = 32 * 1024;
+// Chunks looked at for a best fit inside one ranged medium bin.
+constexpr int kFitScan = 32;
+// Chunks parked on another thread's heap before the freeing thread merges them
+// itself (when the owner is idle and its lock free).
+constexpr uint32_t kRemoteDrainAt = 64;
+
+// Pages the page heap asks the OS for at least (64 KiB; glibc pads by 128 KiB).
+constexpr size_t kHeapGrowPages = 8;
+
+// Metadata comes in chunks this big: small enough that a tiny program's VmData
+// barely moves.
+constexpr size_t kMetaChunk = 32 * 1024;
+
+// Spins before a lock sleeps on its futex: critical sections are a few hundred
+// instructions at most.
+constexpr int kLockSpins = 1024;
+
+}  // namespace mm

@@ -1,0 +1,77 @@
+#include "process.h"
+
+#include <pthread.h>
+
+#include "../common/config.h"
+#include "../common/lock.h"
+#include "../meta/meta.h"
+#include "../page/page_heap.h"
+#include "medium_backend.h"
+#include "small_backend.h"
+#include "thread_cache.h"
+
+namespace mm {
+
+bool g_inited = false;
+uintptr_t g_secret = 0x9e3779b97f4a7c15;
+
+namespace {
+Lock g_init_lock{LockRank::kInit};
+}  // namespace
+
+void init_slow() {
+  LockGuard g(g_init_lock);
+  if (g_inited) return;
+  config_load();
+  g_pagemap.init_class_map();
+  g_secret ^= reinterpret_cast<uintptr_t>(&g_init_lock) * 0x2545f4914f6cdd1d;
+  page_heap().set_purge_threshold(g_config.purge_threshold >> kPageShift);
+  small_backend_init();
+  medium_backend_init();
+  thread_cache_init_key();
+  __atomic_store_n(&g_inited, true, __ATOMIC_RELEASE);
+}
+
+// ---- fork -------------------------------------------------------------------
+
+namespace {
+// Every lock of the allocator, in rank order (LockRank): each entry applies op to
+// the locks of one rank. prepare takes them first to last; the parent releases
+// and the child resets them last to first. The lists that the entries walk (the
+// medium heaps) are guarded by locks of earlier entries.
+using LockOp = void (*)(Lock&);
+void page_heap_locks(LockOp op) { op(page_heap().lock()); }
+void meta_locks(LockOp op) { op(meta_lock()); }
+constexpr void (*kLockTable[])(LockOp) = {
+    thread_cache_locks,  // kThreadCaches, kParked
+    heap_registry_locks, // kHeapRegistry
+    medium_heap_locks,   // kMediumHeap, every heap
+    central_locks,       // kCentral, every class
+    page_heap_locks,     // kPageHeap
+    meta_locks,          // kMeta
+};
+constexpr int kLockTableLen = sizeof kLockTable / sizeof kLockTable[0];
+
+void fork_prepare() {
+  MM_DEBUG_ONLY(witness_allow_many(true));
+  for (int i = 0; i < kLockTableLen; ++i) kLockTable[i]([](Lock& l) { l.lock(); });
+  MM_DEBUG_ONLY(witness_allow_many(false));
+}
+
+void fork_parent() {
+  for (int i = kLockTableLen - 1; i >= 0; --i) kLockTable[i]([](Lock& l) { l.unlock(); });
+}
+
+void fork_child() {
+  for (int i = kLockTableLen - 1; i >= 0; --i) kLockTable[i]([](Lock& l) { l.reset_in_child(); });
+  medium_backend_fork_child();
+  thread_cache_fork_child();
+}
+
+__attribute__((constructor)) void register_fork_handlers() {
+  ensure_init();
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+}  // namespace
+
+}  // namespace mm

@@ -1,0 +1,110 @@
+#include "small_backend.h"
+
+#include "../common/batch_stack.h"
+#include "../common/size_class.h"
+#include "../common/tuning.h"
+#include "../page/page_heap.h"
+#include "../small/central_free_list.h"
+#include "process.h"
+#include "thread_cache.h"
+
+namespace mm {
+
+namespace {
+constinit CentralFreeList g_central[kNumSmallClasses + 1];
+// Transfer caches come in shards, one per group of threads (a thread's shard
+// follows from its serial number): a thread mostly gets its own batches back, warm,
+// and threads on different shards do not fight over one stack top. A thread whose
+// own two shards are full lends to the others; one whose own two are empty borrows
+// only from a shard at least three quarters full (its owner frees more than it
+// takes, as a consumer thread does) or whose last batch it pushed itself (one
+// thread whose working set outgrew its own two shards), else goes to the central
+// list. Borrowing from any non-empty shard let two threads fall into taking each
+// other's batches round after round, each then waiting on lines the other core had
+// just written (docs/architecture.md).
+constexpr uint32_t kShards = kTransferShards;
+constinit BatchStack g_transfer[kShards][kNumSmallClasses + 1];
+// A thread tries its own shard first, then the one two away: two threads with
+// consecutive shards (the usual pair) then overflow into different shards and do
+// not pick up each other's batches, whose lines sit modified in the other core.
+constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
+MM_INLINE uint32_t pusher_id() { return t_cache.serial + 1; }  // unique per thread, never 0
+// The calling thread's i-th choice of transfer cache for class sc.
+MM_INLINE BatchStack& shard_choice(uint32_t i, uint32_t sc) {
+  return g_transfer[(t_cache.serial % kShards) ^ kShardOrder[i]][sc];
+}
+// Batch counts at the last scavenge: a cache whose count has not moved is idle.
+uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];
+}  // namespace
+
+void small_backend_init() {
+  for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) {
+    g_central[sc].init(sc, &page_heap());
+    // Whole batches circulate here without a lock; bound each class by bytes.
+    for (auto& shard : g_transfer)
+      shard[sc].set_capacity(
+          static_cast<uint32_t>(kTransferBytesPerClass / kShards / batch_bytes(sc)));
+  }
+}
+
+int small_fetch(uint32_t sc, void** head, int n) {
+  ensure_init();
+  if (static_cast<uint32_t>(n) == class_info(sc).batch) {
+    for (uint32_t i = 0; i < kShards; ++i) {
+      BatchStack& stack = shard_choice(i, sc);
+      if (i >= 2 && stack.last_pusher() != pusher_id() && !stack.has_surplus())
+        continue;  // another thread's working set
+      if (void* b = stack.pop()) {
+        *head = b;
+        return n;
+      }
+    }
+  }
+  return g_central[sc].remove_range(head, n);
+}
+
+void small_return(uint32_t sc, void* head, int n) {
+  if (static_cast<uint32_t>(n) == class_info(sc).batch) {
+    for (uint32_t i = 0; i < kShards; ++i) {
+      BatchStack& stack = shard_choice(i, sc);
+      if (stack.push(head)) {
+        stack.set_last_pusher(pusher_id());
+        return;
+      }
+    }
+  }
+  g_central[sc].insert_range(head);
+}
+
+void small_return_transfer(bool idle_half) {
+  for (uint32_t s = 0; s < kShards; ++s) {
+    for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) {
+      uint32_t n = batches_to_drain(g_transfer[s][sc], g_transfer_seen[s][sc], idle_half);
+      for (; n > 0; --n) {
+        void* b = g_transfer[s][sc].pop();
+        if (!b) break;
+        g_central[sc].insert_range(b);
+      }
+    }
+  }
+}
+
+void central_locks(void (*op)(Lock&)) {
+  for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) op(g_central[sc].lock());
+}
+
+size_t small_free_bytes() {
+  size_t total = 0;
+  for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc)
+    total += g_central[sc].free_objects() * class_info(sc).size;
+  return total;
+}
+
+size_t small_transfer_bytes() {
+  size_t total = 0;
+  for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc)
+    for (auto& shard : g_transfer) total += shard[sc].batches() * batch_bytes(sc);
+  return total;
+}
+
+}  // namespace mm

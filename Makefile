@@ -1,19 +1,29 @@
-# Thin wrapper around CMake. `make all` builds ./libmymalloc.so; `make check` runs
-# every test under CTest; `make stress` and `make bench` run the long programs.
+# Thin wrapper around CMake. `make all` builds ./libmymalloc.so; `make check` checks
+# the formatting and runs every test under CTest (release and debug builds);
+# `make debug` builds ./libmymalloc-debug.so with its invariants checked;
+# `make stress` and `make bench` run the long programs.
 BUILD ?= build
 JOBS ?= $(shell nproc)
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=Release -DMM_WERROR=ON
+FORMAT_FILES = $(shell find src include tests stress -name '*.cc' -o -name '*.h' -o -name '*.c' | sort)
 
-.PHONY: all check stress bench deps clean format
+.PHONY: all check debug stress bench deps clean format format-check configure
 
-all: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+all: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mymalloc
 	@cp $(BUILD)/libmymalloc.so ./libmymalloc.so
 
-check: deps
-	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release >/dev/null
+debug: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target mymalloc-debug unit_tests_debug
+	@cp $(BUILD)/libmymalloc-debug.so ./libmymalloc-debug.so
+
+check: configure format-check
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cp $(BUILD)/libmymalloc.so ./libmymalloc.so
+	@cp $(BUILD)/libmymalloc-debug.so ./libmymalloc-debug.so
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 stress: all
@@ -27,8 +37,12 @@ bench: all
 deps:
 	@ci/install-deps.sh
 
+# Fails when any source differs from .clang-format (make format fixes it).
+format-check: deps
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
+
 format:
-	@clang-format -i $$(git ls-files '*.cc' '*.h' '*.c')
+	@clang-format -i $(FORMAT_FILES)
 
 clean:
-	rm -rf $(BUILD) libmymalloc.so
+	rm -rf $(BUILD) libmymalloc.so libmymalloc-debug.so

@@ -13,6 +13,7 @@ command -v perl >/dev/null 2>&1 || missing="$missing perl"
 command -v python3 >/dev/null 2>&1 || missing="$missing python3"
 [ -x /usr/bin/time ] || missing="$missing time"
 command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+command -v clang-format >/dev/null 2>&1 || missing="$missing clang-format"
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "mymalloc: installing$missing" >&2

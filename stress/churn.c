@@ -15,7 +15,9 @@ int main(int argc, char** argv) {
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (long i = 0; i < ops; ++i) {
-    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
     int k = (int)(s % (uint64_t)ws);
     free(slot[k]);
     size_t n = 8 + ((s >> 32) % 64) * ((s >> 40) % 8 + 1);

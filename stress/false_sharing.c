@@ -17,7 +17,7 @@
 static int g_iter = 20000, g_writes = 1000, g_size = 8;
 
 static void* worker(void* initial) {
-  free(initial);  /* NULL in the active test */
+  free(initial); /* NULL in the active test */
   for (int i = 0; i < g_iter; ++i) {
     volatile char* p = malloc((size_t)g_size);
     for (int w = 0; w < g_writes; ++w) p[w % g_size] = (char)w;

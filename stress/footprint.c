@@ -17,7 +17,9 @@ int main(int argc, char** argv) {
   for (int phase = 0; phase < 6; ++phase) {
     for (int i = 0; i < n; ++i) {
       if (b[i]) continue;
-      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
       size_t sz = s % 16 == 0 ? 1024 + s % (64 * 1024) : 16 + (s >> 8) % (200 + phase * 100);
       b[i] = malloc(sz);
       memset(b[i], 1, sz);
@@ -26,7 +28,9 @@ int main(int argc, char** argv) {
     }
     if (live > peak) peak = live;
     for (int i = 0; i < n; ++i) {
-      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
       if (s % 2) {
         free(b[i]);
         b[i] = NULL;

@@ -16,7 +16,7 @@
 
 static int g_min = 7, g_max = 511, g_slots = 1000, g_ops = 20000;
 static atomic_int g_stop;
-static atomic_int g_finished;  /* chains that freed their blocks and ended */
+static atomic_int g_finished; /* chains that freed their blocks and ended */
 static atomic_llong g_total_ops;
 
 typedef struct {
@@ -39,14 +39,14 @@ static void* worker(void* arg) {
     for (int i = 0; i < g_ops; ++i) {
       int k = (int)(next_rand(&t->rng) % (uint64_t)g_slots);
       if (t->slot[k]) {
-        if (t->slot[k][0] != (char)t->size[k]) abort();  /* a block must survive hand-over */
+        if (t->slot[k][0] != (char)t->size[k]) abort(); /* a block must survive hand-over */
         free(t->slot[k]);
       }
       size_t n = (size_t)g_min + next_rand(&t->rng) % (uint64_t)(g_max - g_min + 1);
       t->slot[k] = malloc(n);
       t->slot[k][0] = (char)n;
       t->size[k] = n;
-      if (++ops == 4096) {  /* publish progress in chunks: the count stays exact */
+      if (++ops == 4096) { /* publish progress in chunks: the count stays exact */
         atomic_fetch_add_explicit(&g_total_ops, ops, memory_order_relaxed);
         ops = 0;
       }

@@ -25,7 +25,9 @@ static void* producer(void* arg) {
   Queue* q = arg;
   uint64_t s = (uintptr_t)arg | 1;
   for (long i = 0; i < g_blocks; ++i) {
-    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
     size_t n = 16 + s % (g_max - 15);
     uint64_t* p = malloc(n);
     p[0] = n;
@@ -72,7 +74,8 @@ int main(int argc, char** argv) {
   for (int i = 0; i < 2 * pairs; ++i) pthread_join(t[i], NULL);
   clock_gettime(CLOCK_MONOTONIC, &b);
   printf("%.4f\n", (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9);
-  printf("prodcons pairs=%d blocks=%ld max=%zu bad=%d\n", pairs, g_blocks, g_max, atomic_load(&g_bad));
+  printf("prodcons pairs=%d blocks=%ld max=%zu bad=%d\n", pairs, g_blocks, g_max,
+         atomic_load(&g_bad));
   free(qs);
   free(t);
   return atomic_load(&g_bad) ? 1 : 0;

@@ -19,14 +19,16 @@ static void* worker(void* arg) {
   void* junk[128] = {0};
   for (int r = 0; r < g_rounds; ++r) {
     for (int k = 0; k < 64; ++k) {
-      s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+      s ^= s << 13;
+      s ^= s >> 7;
+      s ^= s << 17;
       size_t add = 1 + s % 200;
       char* q = realloc(strs[k], lens[k] + add);
       if (!q) abort();
       memset(q + lens[k], 'a' + k % 26, add);
       strs[k] = q;
       lens[k] += add;
-      if (lens[k] > 100000 || s % 97 == 0) {  /* shrink or restart it */
+      if (lens[k] > 100000 || s % 97 == 0) { /* shrink or restart it */
         if (q[0] != 'a' + k % 26 || q[lens[k] - 1] != 'a' + k % 26) g_bad = 1;
         lens[k] = s % 2 ? lens[k] / 4 : 0;
         strs[k] = lens[k] ? realloc(q, lens[k]) : (free(q), NULL);

@@ -17,7 +17,7 @@ static void* worker(void* arg) {
   for (int r = 0; r < g_rounds; ++r) {
     for (int i = 0; i < per; ++i) {
       v[i] = malloc((size_t)g_size);
-      v[i][0] = (char)i;  /* touch it */
+      v[i][0] = (char)i; /* touch it */
     }
     for (int i = 0; i < per; ++i) {
       if (v[i][0] != (char)i) abort();

@@ -25,10 +25,17 @@ static uint64_t rnd(uint64_t* s) {
 
 static size_t pick(uint64_t* s) {
   switch (rnd(s) % 16) {
-    case 0: return 16 + rnd(s) % (512 * 1024);       /* large */
-    case 1: case 2: return 16 + rnd(s) % 65536;       /* medium */
-    case 3: case 4: case 5: return 16 + rnd(s) % 1024;  /* cached medium */
-    default: return 16 + rnd(s) % 241;                /* small */
+    case 0:
+      return 16 + rnd(s) % (512 * 1024); /* large */
+    case 1:
+    case 2:
+      return 16 + rnd(s) % 65536; /* medium */
+    case 3:
+    case 4:
+    case 5:
+      return 16 + rnd(s) % 1024; /* cached medium */
+    default:
+      return 16 + rnd(s) % 241; /* small */
   }
 }
 
@@ -55,13 +62,19 @@ static void* worker(void* arg) {
   for (int i = 0; i < g_ops; ++i) {
     int k = (int)(rnd(&s) % SLOTS);
     uint64_t* mine = make(pick(&s), rnd(&s));
-    if (!mine) { atomic_fetch_add(&g_bad, 1); break; }
-    if (rnd(&s) % 8 == 0) {  /* grow or shrink it once, contents kept */
+    if (!mine) {
+      atomic_fetch_add(&g_bad, 1);
+      break;
+    }
+    if (rnd(&s) % 8 == 0) { /* grow or shrink it once, contents kept */
       size_t n = pick(&s);
       uint64_t seed = mine[1];
       size_t old = mine[0];
       uint64_t* r = realloc(mine, n);
-      if (!r) { atomic_fetch_add(&g_bad, 1); break; }
+      if (!r) {
+        atomic_fetch_add(&g_bad, 1);
+        break;
+      }
       r[0] = old < n ? old : n;
       r[0] &= ~(size_t)7;
       if (!good(r)) atomic_fetch_add(&g_bad, 1);

@@ -96,7 +96,8 @@ TEST_CASE("central free list: objects that came back leave lowest address first"
   // Give back every other object, in a scrambled order, as two threads' frees
   // might interleave them.
   std::vector<void*> back;
-  for (size_t i = 0; i < objs.size(); i += 2) back.push_back(objs[(i * 7) % objs.size() & ~size_t{1}]);
+  for (size_t i = 0; i < objs.size(); i += 2)
+    back.push_back(objs[(i * 7) % objs.size() & ~size_t{1}]);
   std::sort(back.begin(), back.end());
   back.erase(std::unique(back.begin(), back.end()), back.end());
   std::vector<void*> scrambled = back;

@@ -1,6 +1,6 @@
 // C++ operators new and delete, exported so that C++ programs reach the fast path
-// without the hop through libstdc++'s operators (measured: a new+delete pair of a
-// 40-byte object costs 67 instructions through libstdc++, 47 for malloc+free).
+// without the hop through libstdc++'s operators (which cost a new+delete pair
+// about 20 instructions more: docs/architecture.md).
 //
 // On failure operator new must call the new-handler and throw std::bad_alloc,
 // which needs the C++ runtime this library does not link. So the failure path
@@ -33,7 +33,8 @@ MM_SLOW void* new_aligned_failed(const char* mangled, size_t n, std::align_val_t
 }
 MM_SLOW void* new_aligned_nothrow_failed(const char* mangled, size_t n, std::align_val_t a,
                                          const std::nothrow_t& t) {
-  return next_definition<void* (*)(size_t, std::align_val_t, const std::nothrow_t&)>(mangled)(n, a, t);
+  return next_definition<void* (*)(size_t, std::align_val_t, const std::nothrow_t&)>(mangled)(n, a,
+                                                                                              t);
 }
 
 MM_INLINE void* aligned(size_t n, std::align_val_t a) {
@@ -69,11 +70,15 @@ void* operator new[](size_t n, std::align_val_t a) {
 }
 void* operator new(size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
   void* p = aligned(n, a);
-  return MM_LIKELY(p != nullptr) ? p : new_aligned_nothrow_failed("_ZnwmSt11align_val_tRKSt9nothrow_t", n, a, t);
+  return MM_LIKELY(p != nullptr)
+             ? p
+             : new_aligned_nothrow_failed("_ZnwmSt11align_val_tRKSt9nothrow_t", n, a, t);
 }
 void* operator new[](size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept {
   void* p = aligned(n, a);
-  return MM_LIKELY(p != nullptr) ? p : new_aligned_nothrow_failed("_ZnamSt11align_val_tRKSt9nothrow_t", n, a, t);
+  return MM_LIKELY(p != nullptr)
+             ? p
+             : new_aligned_nothrow_failed("_ZnamSt11align_val_tRKSt9nothrow_t", n, a, t);
 }
 
 // Every delete is a free: sizes and alignments are known from the block itself.
@@ -88,4 +93,6 @@ void operator delete[](void* p, std::align_val_t) noexcept { mm::dealloc(p); }
 void operator delete(void* p, size_t, std::align_val_t) noexcept { mm::dealloc(p); }
 void operator delete[](void* p, size_t, std::align_val_t) noexcept { mm::dealloc(p); }
 void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { mm::dealloc(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { mm::dealloc(p); }
+void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+  mm::dealloc(p);
+}

@@ -5,11 +5,11 @@
 namespace mm {
 
 struct Stats {
-  size_t mapped;         // heap bytes from the OS plus metadata
-  size_t metadata;       // of which metadata (spans, heaps, pagemap nodes)
-  size_t in_use;         // bytes in blocks the program holds (slab/chunk granularity)
-  size_t page_free;      // free bytes in the page heap
-  size_t page_purged;    // of which given back to the OS
+  size_t mapped;       // heap bytes from the OS plus metadata
+  size_t metadata;     // of which metadata (spans, heaps, pagemap nodes)
+  size_t in_use;       // bytes in blocks the program holds (slab/chunk granularity)
+  size_t page_free;    // free bytes in the page heap
+  size_t page_purged;  // of which given back to the OS
   size_t page_free_spans;
   size_t small_free;      // free objects inside slabs on central free lists
   size_t transfer_cache;  // bytes in transfer-cache batches

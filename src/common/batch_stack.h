@@ -11,8 +11,8 @@
 // stale read may touch an object already handed to a user; it is harmless because
 // slab memory is never unmapped (the page heap only madvises).
 #pragma once
-#include "common.h"
 #include "assert.h"
+#include "common.h"
 #include "dwcas.h"
 
 namespace mm {

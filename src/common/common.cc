@@ -5,7 +5,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 namespace mm {
 
 ErrnoKeeper::ErrnoKeeper() : saved_(errno) {}

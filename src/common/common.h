@@ -29,6 +29,13 @@ MM_INLINE void* page_addr(uintptr_t page) { return reinterpret_cast<void*>(page 
 
 // Intrusive singly linked object lists: the first word of a free object is the link.
 MM_INLINE void*& next_of(void* obj) { return *static_cast<void**>(obj); }
+// Objects in a list, counting at most limit + 1 (for checks: a double free can
+// make a list a cycle).
+inline size_t list_length(void* head, size_t limit) {
+  size_t n = 0;
+  for (; head && n <= limit; head = next_of(head)) ++n;
+  return n;
+}
 
 // free() preserves errno (POSIX 2024), so the few system calls a free can reach
 // (futex waits, madvise) keep it as it was.

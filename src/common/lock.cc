@@ -36,7 +36,8 @@ void Lock::wake() {
 #if defined(MM_DEBUG)
 namespace {
 // Locks this thread holds, counted per rank.
-__thread uint16_t t_held[static_cast<int>(LockRank::kCount)] __attribute__((tls_model("initial-exec")));
+__thread uint16_t t_held[static_cast<int>(LockRank::kCount)]
+    __attribute__((tls_model("initial-exec")));
 __thread bool t_allow_many __attribute__((tls_model("initial-exec")));
 }  // namespace
 

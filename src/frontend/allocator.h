@@ -36,7 +36,7 @@ namespace mm {
 
 // Out-of-line halves (allocator.cc).
 void* alloc_slow(size_t n);
-void dealloc_bin_full(void* p);                // bin full (or p its head): class byte again
+void dealloc_bin_full(void* p);                 // bin full (or p its head): class byte again
 void dealloc_with_class(void* p, uint8_t cls);  // the same, the class known
 void dealloc_slow(void* p, uint8_t cls);
 

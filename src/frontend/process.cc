@@ -43,12 +43,12 @@ using LockOp = void (*)(Lock&);
 void page_heap_locks(LockOp op) { op(page_heap().lock()); }
 void meta_locks(LockOp op) { op(meta_lock()); }
 constexpr void (*kLockTable[])(LockOp) = {
-    thread_cache_locks,  // kThreadCaches, kParked
-    heap_registry_locks, // kHeapRegistry
-    medium_heap_locks,   // kMediumHeap, every heap
-    central_locks,       // kCentral, every class
-    page_heap_locks,     // kPageHeap
-    meta_locks,          // kMeta
+    thread_cache_locks,   // kThreadCaches, kParked
+    heap_registry_locks,  // kHeapRegistry
+    medium_heap_locks,    // kMediumHeap, every heap
+    central_locks,        // kCentral, every class
+    page_heap_locks,      // kPageHeap
+    meta_locks,           // kMeta
 };
 constexpr int kLockTableLen = sizeof kLockTable / sizeof kLockTable[0];
 

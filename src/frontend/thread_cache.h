@@ -118,8 +118,8 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
 
 // Set-up and teardown (thread_cache.cc).
 void thread_cache_init_key();
-ThreadCache* thread_cache_setup();  // the current thread's cache, active, or nullptr if dead
-void thread_cache_flush(ThreadCache* tc);     // everything down to the back ends
+ThreadCache* thread_cache_setup();         // the current thread's cache, active, or nullptr if dead
+void thread_cache_flush(ThreadCache* tc);  // everything down to the back ends
 void thread_cache_scavenge(ThreadCache* tc);  // half of every idle bin goes down
 void thread_cache_flush_parked();             // the caches of exited threads, all down
 // Slow halves of the bins: pop one object after a refill (nullptr when the back

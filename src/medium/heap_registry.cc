@@ -1,5 +1,7 @@
 #include "heap_registry.h"
 
+#include "../common/assert.h"
+
 namespace mm {
 
 namespace {
@@ -39,6 +41,7 @@ MediumHeap* HeapRegistry::attach() {
 void HeapRegistry::detach(MediumHeap* h) {
   if (!h) return;
   LockGuard g(lock_);
+  MM_ASSERT(h->owners > 0);
   if (__atomic_sub_fetch(&h->owners, 1, __ATOMIC_RELAXED) == 0) {
     // Nobody will take this heap's lock for a while: merge what others parked.
     LockGuard hg(h->lock());

@@ -13,7 +13,6 @@ class HeapRegistry {
   MediumHeap* attach();  // for a thread; nullptr only when metadata runs out
   void detach(MediumHeap* h);
   void set_cap(uint32_t cap) { cap_ = cap ? cap : 1; }
-  uint32_t count() const { return count_; }
   MediumHeap* first() const { return head_; }  // list walks happen under lock()
   Lock& lock() { return lock_; }
 

@@ -1,5 +1,7 @@
 #include "medium_heap.h"
 
+#include "../common/assert.h"
+
 namespace mm {
 
 void MediumHeap::init(PageHeap* ph) {
@@ -16,6 +18,11 @@ size_t MediumHeap::free_bin_of(size_t csize) {
 }
 
 void MediumHeap::bin_insert(FreeChunk* f) {
+  // Boundary tags agree and a binned chunk has no free neighbour: it was merged.
+  MM_ASSERT(f->hdr.valid_free() && f->hdr.size() >= kMinChunk && f->hdr.size() % 16 == 0);
+  MM_ASSERT(f->hdr.next()->prev_size == f->hdr.size());
+  MM_ASSERT(f->hdr.next()->in_use());
+  MM_ASSERT(f->hdr.prev_size == 0 || f->hdr.prev()->in_use());
   size_t b = free_bin_of(f->hdr.size());
   f->prev = nullptr;
   f->next = bins_[b];
@@ -25,7 +32,9 @@ void MediumHeap::bin_insert(FreeChunk* f) {
 }
 
 void MediumHeap::bin_remove(FreeChunk* f) {
+  MM_ASSERT(f->hdr.valid_free());
   size_t b = free_bin_of(f->hdr.size());
+  MM_ASSERT(bitmap_[b / 64] & (uint64_t{1} << (b % 64)));
   if (f->prev)
     f->prev->next = f->next;
   else
@@ -60,20 +69,23 @@ FreeChunk* MediumHeap::find_fit(size_t csize) {
   return nullptr;
 }
 
+FreeChunk* MediumHeap::split_tail(Chunk* c, size_t keep, size_t total) {
+  auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
+  rest->prev_size = keep;
+  rest->set_free(total - keep);
+  rest->next()->prev_size = total - keep;
+  return reinterpret_cast<FreeChunk*>(rest);
+}
+
 void* MediumHeap::carve(FreeChunk* f, size_t csize) {
   bin_remove(f);
   Chunk* c = &f->hdr;
   size_t have = c->size();
-  if (have - csize >= kMinChunk) {
-    auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + csize);
-    rest->prev_size = csize;
-    rest->set_free(have - csize);
-    rest->next()->prev_size = have - csize;
-    bin_insert(reinterpret_cast<FreeChunk*>(rest));
-    have = csize;
-  }
-  c->set_used(have);
-  used_bytes_ += have;
+  MM_ASSERT(have >= csize && csize >= kMinChunk);
+  size_t keep = have - csize >= kMinChunk ? csize : have;
+  c->set_used(keep);
+  used_bytes_ += keep;
+  if (keep < have) bin_insert(split_tail(c, keep, have));
   // A stale thread-cache token from an earlier life of this address must not make
   // the chunk look cached (and its first free a double free).
   static_cast<uintptr_t*>(c->payload())[1] = 0;
@@ -94,6 +106,8 @@ void* MediumHeap::alloc(size_t csize) {
 Chunk* MediumHeap::coalesce(Chunk* c) {
   // c is free and in no bin. Merge with free neighbours on both sides.
   size_t size = c->size();
+  MM_ASSERT(c->next()->prev_size == size);
+  MM_ASSERT(c->prev_size == 0 || c->prev()->size() == c->prev_size);
   if (c->prev_size != 0) {
     Chunk* p = c->prev();
     if (!p->in_use()) {
@@ -113,6 +127,9 @@ Chunk* MediumHeap::coalesce(Chunk* c) {
 }
 
 void MediumHeap::free_chunk(Chunk* c) {
+  MM_ASSERT(c->valid_used() && used_bytes_ >= c->size());
+  // The chunk lies inside one region: its right neighbour is on a page of the same span.
+  MM_ASSERT(ph_->pagemap()->span_of(c) == ph_->pagemap()->span_of(c->next()));
   used_bytes_ -= c->size();
   c->set_free(c->size());
   c = coalesce(c);
@@ -127,6 +144,7 @@ void MediumHeap::free_chunk(Chunk* c) {
 }
 
 void MediumHeap::return_region(Span* r) {
+  MM_ASSERT(r->heap == this && regions_ > 0 && region_bytes_ >= r->bytes());
   span_list_remove(r);
   region_bytes_ -= r->bytes();
   --regions_;
@@ -136,19 +154,16 @@ void MediumHeap::return_region(Span* r) {
 }
 
 bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
+  MM_ASSERT(c->valid_used());
   size_t cur = c->size();
   if (new_csize <= cur) {
     // Keep up to a quarter of slack: realloc growth leaves that much headroom, and
     // a string grown in small steps should use it, not lose it to the next call.
     if (!resize_is_noop(c, new_csize)) {
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
-      auto* tail = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + new_csize);
-      tail->prev_size = new_csize;
-      tail->set_free(cur - new_csize);
-      tail->next()->prev_size = cur - new_csize;
       c->set_used(new_csize);
       used_bytes_ -= cur - new_csize;
-      bin_insert(reinterpret_cast<FreeChunk*>(coalesce(tail)));
+      bin_insert(reinterpret_cast<FreeChunk*>(coalesce(&split_tail(c, new_csize, cur)->hdr)));
     }
     return true;
   }
@@ -160,15 +175,10 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   size_t keep = total - new_csize >= kMinChunk ? new_csize : total;
   c->set_used(keep);
   used_bytes_ += keep - cur;
-  if (keep < total) {
-    auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
-    rest->prev_size = keep;
-    rest->set_free(total - keep);
-    rest->next()->prev_size = total - keep;
-    bin_insert(reinterpret_cast<FreeChunk*>(rest));
-  } else {
+  if (keep < total)
+    bin_insert(split_tail(c, keep, total));
+  else
     c->next()->prev_size = keep;
-  }
   return true;
 }
 

@@ -59,6 +59,9 @@ class MediumHeap {
   void bin_remove(FreeChunk* f);
   FreeChunk* find_fit(size_t csize);
   void* carve(FreeChunk* f, size_t csize);
+  // Makes the bytes of c from keep to total (c's old size) a free chunk, unbinned;
+  // c's own header is the caller's.
+  static FreeChunk* split_tail(Chunk* c, size_t keep, size_t total);
   bool grow(size_t csize);
   bool extend_region(Span* r, size_t csize, bool may_grow);
   static size_t region_pages(size_t csize);

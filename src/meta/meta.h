@@ -1,6 +1,7 @@
 // Metadata: memory for the allocator's own objects (spans, heaps, pagemap nodes).
 // Never calls malloc. Chunks come from os::map and are never returned.
 #pragma once
+#include "../common/assert.h"
 #include "../common/common.h"
 #include "../common/lock.h"
 
@@ -23,9 +24,12 @@ class MetaPool {
       *t = T{};
       return t;
     }
-    return static_cast<T*>(meta_alloc(sizeof(T) < sizeof(FreeNode) ? sizeof(FreeNode) : sizeof(T)));
+    T* t = static_cast<T*>(meta_alloc(sizeof(T) < sizeof(FreeNode) ? sizeof(FreeNode) : sizeof(T)));
+    if (t) *t = T{};  // zeroed memory is not a T: member initialisers (a lock's rank) apply
+    return t;
   }
   void free(T* t) {
+    MM_ASSERT(t != nullptr && (reinterpret_cast<uintptr_t>(t) & 15) == 0);
     FreeNode* n = reinterpret_cast<FreeNode*>(t);
     n->next = free_;
     free_ = n;

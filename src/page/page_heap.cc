@@ -2,6 +2,7 @@
 
 #include <errno.h>
 
+#include "../common/assert.h"
 #include "../os/os.h"
 
 namespace mm {
@@ -23,6 +24,10 @@ Span* PageHeap::new_span(uintptr_t start, size_t npages) {
 }
 
 void PageHeap::list_insert(Span* s) {
+  // A listed span is free, and its first and last pages point at it: coalescing
+  // finds neighbours through those two entries.
+  MM_ASSERT(s->state == SpanState::kFree && s->npages > 0);
+  MM_ASSERT(pm_->span(s->start) == s && pm_->span(s->end_page() - 1) == s);
   Span** head = list_for(s->npages);
   s->prev = nullptr;
   s->next = *head;
@@ -35,6 +40,9 @@ void PageHeap::list_insert(Span* s) {
 }
 
 void PageHeap::list_remove(Span* s) {
+  MM_ASSERT(s->state == SpanState::kFree);
+  MM_ASSERT(free_spans_ > 0 && free_pages_ >= s->npages);
+  MM_ASSERT(s->purged || committed_free_pages_ >= s->npages);
   Span** head = list_for(s->npages);
   if (s->prev)
     s->prev->next = s->next;
@@ -67,6 +75,7 @@ Span* PageHeap::find_best(size_t npages) {
 }
 
 Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
+  MM_ASSERT(s->npages >= npages && npages > 0);
   list_remove(s);
   Span* a = s;
   if (s->npages > npages) {
@@ -90,6 +99,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
 }
 
 Span* PageHeap::merge(Span* a, Span* b) {
+  MM_ASSERT(a->end_page() == b->start);  // neighbours, a on the left
   // Keep the struct of the longer span so that only the shorter one's pages are
   // rewritten: coalescing costs O(min) pagemap stores.
   Span* keep = a->npages >= b->npages ? a : b;
@@ -201,6 +211,7 @@ void PageHeap::free_locked(Span* s) {
 }
 
 void PageHeap::free(Span* s) {
+  MM_ASSERT(s->state != SpanState::kFree);  // a span returned twice
   LockGuard g(lock_);
   free_locked(s);
 }
@@ -212,6 +223,7 @@ bool PageHeap::has_fit(size_t npages) {
 
 bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
   LockGuard g(lock_);
+  MM_ASSERT(s->state != SpanState::kFree);
   if (new_npages <= s->npages) return true;
   size_t delta = new_npages - s->npages;
   for (int attempt = 0; attempt < 2; ++attempt) {
@@ -242,6 +254,7 @@ bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
 }
 
 void PageHeap::shrink(Span* s, size_t new_npages) {
+  MM_ASSERT(new_npages > 0);
   if (new_npages >= s->npages) return;
   LockGuard g(lock_);
   Span* tail = new_span(s->start + new_npages, s->npages - new_npages);
@@ -253,6 +266,7 @@ void PageHeap::shrink(Span* s, size_t new_npages) {
 void PageHeap::purge_free(size_t keep_pages) {
   // Largest spans first: one madvise returns the most.
   for (Span* s = large_; s && committed_free_pages_ > keep_pages; s = s->next) {
+    MM_ASSERT(s->state == SpanState::kFree);
     if (s->purged) continue;
     src_.purge(src_.ctx, s->base(), s->bytes());
     s->purged = true;

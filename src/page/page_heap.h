@@ -14,14 +14,14 @@ namespace mm {
 
 // Where pages come from. The real one is the os layer; unit tests pass a fake.
 struct PageSource {
-  void* (*grow)(void* ctx, size_t bytes);  // kPageSize-aligned, or nullptr
+  void* (*grow)(void* ctx, size_t bytes);           // kPageSize-aligned, or nullptr
   void (*purge)(void* ctx, void* p, size_t bytes);  // give pages to the OS
   void* ctx;
 };
 
 struct PageHeapStats {
-  size_t total_pages;     // ever obtained from the source
-  size_t free_pages;      // in free spans (committed or purged)
+  size_t total_pages;   // ever obtained from the source
+  size_t free_pages;    // in free spans (committed or purged)
   size_t purged_pages;  // free pages given back to the OS
   size_t free_spans;
 };

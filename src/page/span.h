@@ -23,14 +23,14 @@ struct Span {
   Span* prev = nullptr;
   SpanState state = SpanState::kFree;
   uint8_t cls = kClsNone;
-  bool purged = false;    // free pages given back to the OS (page heap only)
-  bool in_list = false;   // linked into a central free list (small only)
+  bool purged = false;   // free pages given back to the OS (page heap only)
+  bool in_list = false;  // linked into a central free list (small only)
 
   // Small slabs.
   uint32_t allocated = 0;  // objects out of this span
   uint32_t capacity = 0;
-  uint32_t returned = 0;  // objects that came back: the bits set in freebits
-  char* bump = nullptr;   // next never-carved object
+  uint32_t returned = 0;                         // objects that came back: the bits set in freebits
+  char* bump = nullptr;                          // next never-carved object
   uint64_t freebits[kMaxSlabObjects / 64] = {};  // returned objects, by index
 
   // Medium regions.

@@ -1,5 +1,7 @@
 #include "central_free_list.h"
 
+#include "../common/assert.h"
+
 namespace mm {
 
 constexpr bool slabs_fit_bitmap() {
@@ -53,6 +55,7 @@ int CentralFreeList::remove_range(void** head, int n) {
       fresh->in_list = true;
     }
     Span* s = nonempty_.next;
+    MM_ASSERT(s->state == SpanState::kSmall && s->returned <= s->capacity - s->allocated);
     for (uint32_t w = 0; w < kMaxSlabObjects / 64 && got + run_n < n && s->returned; ++w) {
       uint64_t bits = s->freebits[w];
       while (bits && got + run_n < n) {
@@ -86,6 +89,7 @@ int CentralFreeList::remove_range(void** head, int n) {
       break;  // a second bump run would need a second list: take fewer
     }
   }
+  MM_ASSERT(got + run_n <= n);
   allocated_ += static_cast<size_t>(got + run_n);
   lock_.unlock();
   for (int i = 0; i < run_n; ++i, run += size_) {
@@ -127,16 +131,19 @@ void CentralFreeList::insert_range(void* head) {
       head = next_of(head);
     }
     LockGuard g(lock_);
+    MM_ASSERT(allocated_ >= static_cast<size_t>(k));
     allocated_ -= static_cast<size_t>(k);
     for (int i = 0; i < k; ++i) {
       Span* s = spans[i];
       auto idx = static_cast<uint32_t>(
-          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) * recip_ >>
+          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) *
+              recip_ >>
           32);
       uint64_t bit = uint64_t{1} << (idx % 64);
       // Already marked: an object freed twice got past the thread caches. Going
       // on would hand it out twice (and overrun the slab's never-carved count).
       if (MM_UNLIKELY(s->freebits[idx / 64] & bit)) fatal("free", "double free of", objs[i]);
+      MM_ASSERT(idx < s->capacity && s->allocated > 0);
       s->freebits[idx / 64] |= bit;
       ++s->returned;
       if (--s->allocated == 0) {

@@ -6,13 +6,13 @@
 // and leave again lowest address first: a batch built here is a run of
 // neighbours whatever order the objects came back in. With lists, objects that
 // two threads had interleaved came back out interleaved, and runs of consecutive
-// addresses shrank round after round (threadtest, 2 threads: from hundreds to
-// under 10), until every pop of a cold object missed the cache.
+// addresses shrank round after round until every pop of a cold object missed the
+// cache (docs/architecture.md).
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
-#include "../page/page_heap.h"
 #include "../common/size_class.h"
+#include "../page/page_heap.h"
 
 namespace mm {
 
@@ -39,7 +39,7 @@ class CentralFreeList {
   Span nonempty_;  // dummy head of slabs that have free objects
   uint32_t cls_ = 0;
   uint32_t size_ = 0;
-  uint64_t recip_ = 0;  // 2^32 / size, rounded up: index = offset * recip_ >> 32
+  uint64_t recip_ = 0;    // 2^32 / size, rounded up: index = offset * recip_ >> 32
   size_t slabs_ = 0;      // slabs out of the page heap
   size_t allocated_ = 0;  // objects out of those slabs
 };

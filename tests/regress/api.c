@@ -19,7 +19,14 @@ void* __libc_memalign(size_t, size_t);
 void* __libc_valloc(size_t);
 void* __libc_pvalloc(size_t);
 
-#define CHECK(c) do { if (!(c)) { say("line "); say_num("", __LINE__); fail(#c); } } while (0)
+#define CHECK(c)             \
+  do {                       \
+    if (!(c)) {              \
+      say("line ");          \
+      say_num("", __LINE__); \
+      fail(#c);              \
+    }                        \
+  } while (0)
 
 static int aligned(void* p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
@@ -68,7 +75,7 @@ int main(void) {
     size_t u = malloc_usable_size(p);
     CHECK(u >= n);
     CHECK(malloc_usable_size(p) == u);
-    memset(p, 1, u);  /* the whole usable size is ours to write */
+    memset(p, 1, u); /* the whole usable size is ours to write */
     free(p);
   }
   CHECK(malloc_usable_size(NULL) == 0);
@@ -77,7 +84,7 @@ int main(void) {
   void* pm = (void*)1;
   errno = 77;
   CHECK(posix_memalign(&pm, 3, 10) == EINVAL);
-  CHECK(posix_memalign(&pm, 4, 10) == EINVAL);  /* not a multiple of sizeof(void*) */
+  CHECK(posix_memalign(&pm, 4, 10) == EINVAL); /* not a multiple of sizeof(void*) */
   CHECK(pm == (void*)1);
   CHECK(posix_memalign(&pm, 64, SIZE_MAX / 2) == ENOMEM);
   CHECK(errno == 77);

@@ -30,7 +30,7 @@ static void run_case(const char* name) {
     free(p);
     free(q);
   } else if (!strcmp(name, "cached_medium_double_free")) {
-    void* p = malloc(600);  /* goes into the thread cache on free */
+    void* p = malloc(600); /* goes into the thread cache on free */
     void* q = malloc(600);
     free(p);
     free(q);
@@ -88,7 +88,7 @@ int main(int argc, char** argv) {
                                 "misaligned_medium",
                                 "interior_large",
                                 "misaligned_small_realloc"};
-  static const char* func[] = {"free()", "free()", "free()", "free()", "free()", "free()",
+  static const char* func[] = {"free()", "free()", "free()", "free()", "free()",   "free()",
                                "free()", "free()", "free()", "free()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
@@ -104,7 +104,8 @@ int main(int argc, char** argv) {
     close(out[1]);
     static char buf[4096];
     size_t got = 0;
-    for (ssize_t n; got < sizeof buf - 1 && (n = read(err[0], buf + got, sizeof buf - 1 - got)) > 0;)
+    for (ssize_t n;
+         got < sizeof buf - 1 && (n = read(err[0], buf + got, sizeof buf - 1 - got)) > 0;)
       got += (size_t)n;
     buf[got] = 0;
     char obuf[16];

@@ -3,16 +3,30 @@
 #include "regress.h"
 
 #define SLOTS 2048
-static struct { unsigned char* p; size_t n; uint32_t seed; } slot[SLOTS];
+static struct {
+  unsigned char* p;
+  size_t n;
+  uint32_t seed;
+} slot[SLOTS];
 
 static size_t pick_size(void) {
   switch (rnd() % 10) {
-    case 0: return rnd() % 8 + 1;
-    case 1: case 2: case 3: return rnd() % 256 + 1;
-    case 4: case 5: return rnd() % 4096 + 1;
-    case 6: case 7: return rnd() % (256 * 1024) + 1;
-    case 8: return rnd() % (1 << 20) + 1;
-    default: return rnd() % (4 << 20) + 1;
+    case 0:
+      return rnd() % 8 + 1;
+    case 1:
+    case 2:
+    case 3:
+      return rnd() % 256 + 1;
+    case 4:
+    case 5:
+      return rnd() % 4096 + 1;
+    case 6:
+    case 7:
+      return rnd() % (256 * 1024) + 1;
+    case 8:
+      return rnd() % (1 << 20) + 1;
+    default:
+      return rnd() % (4 << 20) + 1;
   }
 }
 

@@ -16,12 +16,12 @@ static void handler() {
   std::set_new_handler(nullptr);  // next failure throws
 }
 
-#define CHECK(c)                                   \
-  do {                                             \
-    if (!(c)) {                                    \
+#define CHECK(c)                                                \
+  do {                                                          \
+    if (!(c)) {                                                 \
       std::fprintf(stderr, "FAIL line %d: %s\n", __LINE__, #c); \
-      return 1;                                    \
-    }                                              \
+      return 1;                                                 \
+    }                                                           \
   } while (0)
 
 struct alignas(64) Line {

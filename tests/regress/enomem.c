@@ -12,10 +12,14 @@ static size_t len[MAXB];
 
 static size_t size_for(int i) {
   switch (i % 4) {
-    case 0: return 48;
-    case 1: return 700;
-    case 2: return 20000;
-    default: return 300000;
+    case 0:
+      return 48;
+    case 1:
+      return 700;
+    case 2:
+      return 20000;
+    default:
+      return 300000;
   }
 }
 

@@ -129,10 +129,16 @@ static void large_merge(void) {
 }
 
 int main(int argc, char** argv) {
-  static const struct { const char* name; void (*fn)(void); } tests[] = {
-      {"same_size", same_size},       {"calloc_reuse", calloc_reuse},
-      {"merge", merge},               {"realloc_grow", realloc_grow},
-      {"small_to_medium", small_to_medium}, {"large_merge", large_merge},
+  static const struct {
+    const char* name;
+    void (*fn)(void);
+  } tests[] = {
+      {"same_size", same_size},
+      {"calloc_reuse", calloc_reuse},
+      {"merge", merge},
+      {"realloc_grow", realloc_grow},
+      {"small_to_medium", small_to_medium},
+      {"large_merge", large_merge},
   };
   if (argc != 2) fail("usage: limits <test>");
   for (size_t t = 0; t < sizeof tests / sizeof tests[0]; ++t) {

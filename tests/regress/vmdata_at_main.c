@@ -1,6 +1,7 @@
 /* Prints VmData (KiB) at the start of main: ci/check-vmdata.sh runs it with and
  * without the preload and bounds the difference. */
 #include <stdio.h>
+
 #include "regress.h"
 
 int main(void) {

@@ -16,6 +16,7 @@ struct FakeOs {
   size_t gap_next = 0;    // bytes to skip before the next grow (non-contiguous)
   size_t grow_calls = 0;
   std::vector<std::pair<void*, size_t>> purged;
+  uint32_t clock_ms = 0;  // the page heap's clock, moved by tests
 
   ~FakeOs() { free(arena); }
 
@@ -31,7 +32,8 @@ struct FakeOs {
   static void purge(void* ctx, void* p, size_t bytes) {
     static_cast<FakeOs*>(ctx)->purged.emplace_back(p, bytes);
   }
-  mm::PageSource source() { return mm::PageSource{grow, purge, this}; }
+  static uint32_t now_ms(void* ctx) { return static_cast<FakeOs*>(ctx)->clock_ms; }
+  mm::PageSource source() { return mm::PageSource{grow, purge, now_ms, this}; }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };
 

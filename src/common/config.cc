@@ -16,6 +16,7 @@ constexpr Tunable kTunables[] = {
     {"MYMALLOC_TCACHE_BYTES", &Config::tcache_bytes, 0, size_t{1} << 30},
     {"MYMALLOC_MEDIUM_MAX", &Config::medium_max, kCachedMax, 16 << 20},
     {"MYMALLOC_RELEASE_THRESHOLD", &Config::purge_threshold, 0, ~size_t{0}},
+    {"MYMALLOC_DECAY_MS", &Config::decay_ms, 0, 3600 * 1000},
     {"MYMALLOC_MAX_HEAPS", &Config::max_heaps, 0, 1024},
     {"MYMALLOC_STATS", &Config::stats, 0, 1},
 };

@@ -9,6 +9,7 @@ struct Config {
   size_t tcache_bytes = 1 << 20;      // MYMALLOC_TCACHE_BYTES: per-thread cache budget
   size_t medium_max = 128 * 1024;     // MYMALLOC_MEDIUM_MAX: largest medium request
   size_t purge_threshold = 16 << 20;  // MYMALLOC_RELEASE_THRESHOLD: free bytes kept unpurged
+  size_t decay_ms = 1000;             // MYMALLOC_DECAY_MS: free pages unused this long are purged
   size_t max_heaps = 0;               // MYMALLOC_MAX_HEAPS: medium heaps (0: 4 per CPU, at least 8)
   size_t stats = 0;                   // MYMALLOC_STATS: 1 prints a summary to stderr at exit
 };

@@ -28,12 +28,25 @@ constexpr uint32_t kSmallBinCap = 65536;
 // Medium frees waiting in a thread's stash before it is drained: a bad free is
 // reported at most this many frees later.
 constexpr uint32_t kStashMax = 16;
-// Caches of exited threads kept whole for the next thread to take over.
+// Caches of exited threads kept whole for the next thread to take over, for at
+// most this long (then their objects go down a tier: they are a cache, not a pool).
 constexpr uint32_t kMaxParked = 8;
+constexpr uint32_t kParkedMaxMs = 1000;
 
 // A medium heap's first region, and the step its newest region grows by in place.
 constexpr size_t kRegionMin = 128 * 1024;
 constexpr size_t kRegionGrowMin = 32 * 1024;
+// A region grows in place up to this size, then the heap starts another: splitting
+// one (below) rewrites at most this many bytes' worth of pagemap entries. 1 MiB
+// cost the heap-limit merge test 1.3% more peak VmData (region tails), 4 MiB none.
+constexpr size_t kRegionMax = 4 << 20;
+// A free chunk that holds at least this many bytes of whole pages gives them to the
+// page heap (its region is split around them): free memory inside a medium region
+// is then usable by every tier and purged with the rest, and a live chunk keeps
+// at most about twice this from the other tiers. Smaller gaps stay, so a chunk
+// that is freed and allocated again does not move pages each time (64 KiB cost
+// the heap-limit calloc test 5% more peak VmData: pages went back and forth).
+constexpr size_t kRegionReturnMin = 256 * 1024;
 // Chunks looked at for a best fit inside one ranged medium bin.
 constexpr int kFitScan = 32;
 // Chunks parked on another thread's heap before the freeing thread merges them

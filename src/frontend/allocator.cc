@@ -44,6 +44,7 @@ void* alloc_once(size_t n) {
 template <class F>
 void* with_retry(F f) {
   stash_drain_pending(&t_cache);  // chunks freed just now may serve this request
+  thread_cache_age_parked();
   size_t grown = os::grown_bytes();
   void* p = f();
   if (MM_LIKELY(p != nullptr)) {

@@ -26,6 +26,7 @@ void init_slow() {
   g_pagemap.init_class_map();
   g_secret ^= reinterpret_cast<uintptr_t>(&g_init_lock) * 0x2545f4914f6cdd1d;
   page_heap().set_purge_threshold(g_config.purge_threshold >> kPageShift);
+  page_heap().set_decay_ms(static_cast<uint32_t>(g_config.decay_ms));
   small_backend_init();
   medium_backend_init();
   thread_cache_init_key();

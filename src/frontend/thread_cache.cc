@@ -10,6 +10,7 @@
 #include "../common/tuning.h"
 #include "../medium/heap_registry.h"
 #include "../meta/meta.h"
+#include "../os/os.h"
 #include "allocator.h"
 #include "medium_backend.h"
 #include "small_backend.h"
@@ -54,6 +55,7 @@ void tc_unregister(ThreadCache* tc) {
 }
 
 bool park_cache(ThreadCache* tc);
+void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n);
 
 // pthread key destructor: runs when the thread exits. Allocation keeps working in
 // this thread afterwards (state kCacheDead goes straight to the back ends).
@@ -61,6 +63,14 @@ void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
   stash_drain_pending(tc);
   tc->bins[kClsMedium].max = 0;  // from now on every medium free goes slow
+  // Medium chunks go home now (their limits stay for the next owner): parked, they
+  // would keep their regions from merging and returning pages to the other tiers.
+  for (uint32_t bin = kNumSmallClasses + 1; bin < kNumBins; ++bin) {
+    Bin& b = tc->bins[bin];
+    if (b.head) return_chain(nullptr, bin, b.head, static_cast<int>(b.count));
+    b.head = nullptr;
+    b.count = 0;
+  }
   if (!park_cache(tc)) thread_cache_flush(tc);
   tc_unregister(tc);
   heap_registry().detach(tc->heap);
@@ -166,6 +176,7 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
 struct ParkedCache {
   Bin bins[kNumBins];
   ParkedCache* next;
+  uint32_t parked_ms;  // a cache, not a pool: flushed when no thread took it soon
 };
 Lock g_park_lock{LockRank::kParked};
 ParkedCache* g_parked = nullptr;
@@ -183,6 +194,7 @@ bool park_cache(ThreadCache* tc) {
     tc->bins[bin] = Bin{nullptr, 0, 0};
   }
   tc->max_bytes = 0;
+  pc->parked_ms = os::now_ms();
   pc->next = g_parked;
   g_parked = pc;
   __atomic_store_n(&g_parked_count, g_parked_count + 1, __ATOMIC_RELAXED);
@@ -340,6 +352,31 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   }
   next_of(p) = nullptr;  // no caching at all (budget 0)
   return_chain(tc, bin, p, 1);
+}
+
+void thread_cache_age_parked() {
+  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) == 0) return;
+  uint32_t now = os::now_ms();
+  ParkedCache* old = nullptr;
+  {
+    LockGuard g(g_park_lock);
+    for (ParkedCache** at = &g_parked; *at;) {
+      if (now - (*at)->parked_ms < kParkedMaxMs) {
+        at = &(*at)->next;
+        continue;
+      }
+      ParkedCache* pc = *at;
+      *at = pc->next;
+      pc->next = old;
+      old = pc;
+      __atomic_store_n(&g_parked_count, g_parked_count - 1, __ATOMIC_RELAXED);
+    }
+  }
+  while (ParkedCache* pc = old) {
+    old = pc->next;
+    return_bins(nullptr, pc->bins);
+    free_parked(pc);
+  }
 }
 
 void thread_cache_flush_parked() {

@@ -122,6 +122,7 @@ ThreadCache* thread_cache_setup();         // the current thread's cache, active
 void thread_cache_flush(ThreadCache* tc);  // everything down to the back ends
 void thread_cache_scavenge(ThreadCache* tc);  // half of every idle bin goes down
 void thread_cache_flush_parked();             // the caches of exited threads, all down
+void thread_cache_age_parked();               // those parked for kParkedMaxMs, down
 // Slow halves of the bins: pop one object after a refill (nullptr when the back
 // end is out of memory), and make room in a full bin for p.
 void* cache_refill(ThreadCache* tc, uint32_t bin);

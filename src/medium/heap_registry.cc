@@ -43,9 +43,10 @@ void HeapRegistry::detach(MediumHeap* h) {
   LockGuard g(lock_);
   MM_ASSERT(h->owners > 0);
   if (__atomic_sub_fetch(&h->owners, 1, __ATOMIC_RELAXED) == 0) {
-    // Nobody will take this heap's lock for a while: merge what others parked.
+    // Nobody will take this heap's lock for a while: merge what others parked and
+    // return its free top region.
     LockGuard hg(h->lock());
-    h->drain_remote();
+    h->trim();
   }
 }
 

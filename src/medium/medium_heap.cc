@@ -139,8 +139,72 @@ void MediumHeap::free_chunk(Chunk* c) {
       return_region(r);
       return;
     }
+    // The top region stays for the next allocation, cut down to kRegionMin.
   }
-  bin_insert(reinterpret_cast<FreeChunk*>(c));
+  bin_or_return_pages(c);
+}
+
+void MediumHeap::bin_or_return_pages(Chunk* c) {
+  auto a = reinterpret_cast<uintptr_t>(c);
+  uintptr_t b = a + c->size();  // the next chunk's header
+  if (c->size() < kRegionReturnMin + kPageSize) {
+    bin_insert(reinterpret_cast<FreeChunk*>(c));
+    return;
+  }
+  Span* r = ph_->pagemap()->span_of(c);
+  uintptr_t base = reinterpret_cast<uintptr_t>(r->base());
+  uintptr_t end = base + r->bytes();
+  bool last = b == end - kChunkHeader;
+  // A wholly free region (the top) keeps its first kRegionMin bytes.
+  bool first = a == base && !last;
+  // The left part keeps a free remainder (none, or at least kMinChunk) and a new
+  // sentinel before the cut; the right part starts with a free remainder (none,
+  // or at least kMinChunk) whose prev_size is 0, or with the next chunk itself.
+  uintptr_t lo = first ? base : align_up(a + (a == base ? kRegionMin : kChunkHeader), kPageSize);
+  if (!first && lo - kChunkHeader - a != 0 && lo - kChunkHeader - a < kMinChunk) lo += kPageSize;
+  uintptr_t hi = last ? end : b & ~(kPageSize - 1);
+  if (!last && b - hi != 0 && b - hi < kMinChunk) hi -= kPageSize;
+  if (hi <= lo || hi - lo < kRegionReturnMin) {
+    bin_insert(reinterpret_cast<FreeChunk*>(c));
+    return;
+  }
+  size_t prev = c->prev_size;
+  bool ok;
+  Span* right =
+      ph_->cut(r, page_of(reinterpret_cast<void*>(lo)), page_of(reinterpret_cast<void*>(hi)), &ok);
+  if (!ok) {
+    bin_insert(reinterpret_cast<FreeChunk*>(c));  // no metadata: keep the pages
+    return;
+  }
+  region_bytes_ -= hi - lo;
+  if (!first) {
+    auto* sentinel = reinterpret_cast<Chunk*>(lo - kChunkHeader);
+    size_t rest = lo - kChunkHeader - a;
+    if (rest) {
+      c->set_free(rest);
+      sentinel->prev_size = rest;
+    } else {
+      sentinel->prev_size = prev;  // the sentinel took c's place
+    }
+    sentinel->set_sentinel();
+    if (rest) bin_insert(reinterpret_cast<FreeChunk*>(c));
+  }
+  if (!last) {
+    auto* head = reinterpret_cast<Chunk*>(hi);
+    if (b > hi) {
+      head->prev_size = 0;
+      head->set_free(b - hi);
+      reinterpret_cast<Chunk*>(b)->prev_size = b - hi;
+      bin_insert(reinterpret_cast<FreeChunk*>(head));
+    } else {
+      head->prev_size = 0;  // the next chunk now opens its region
+    }
+  }
+  if (right && right != r) {
+    span_list_push(&regions_head_, right);
+    ++regions_;
+    if (r == top_region_) top_region_ = right;  // the top keeps the highest pages
+  }
 }
 
 void MediumHeap::return_region(Span* r) {
@@ -163,7 +227,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
       c->set_used(new_csize);
       used_bytes_ -= cur - new_csize;
-      bin_insert(reinterpret_cast<FreeChunk*>(coalesce(&split_tail(c, new_csize, cur)->hdr)));
+      bin_or_return_pages(coalesce(&split_tail(c, new_csize, cur)->hdr));
     }
     return true;
   }
@@ -186,10 +250,13 @@ bool MediumHeap::grow(size_t csize) {
   // Cheapest first: free pages right after the top region; then free pages
   // anywhere in the page heap (a new region); only then new memory from the OS,
   // behind the top region if it is at the top of the heap, so it stays one region.
+  // A free span shorter than a whole new region still serves as a smaller one:
+  // pages that split regions gave back are used before the heap grows.
   if (top_region_ && extend_region(top_region_, csize, false)) return true;
-  if (ph_->has_fit(region_pages(csize))) return new_region(csize);
+  size_t have = ph_->largest_fit(region_pages(csize));
+  if (have >= pages_for(csize + kChunkHeader)) return new_region(csize, have);
   if (top_region_ && extend_region(top_region_, csize, true)) return true;
-  return new_region(csize);
+  return new_region(csize, region_pages(csize));
 }
 
 size_t MediumHeap::region_pages(size_t csize) {
@@ -209,6 +276,7 @@ bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
   size_t need = csize > tail_free ? csize - tail_free : 0;
   size_t add_pages = pages_for(need > kRegionGrowMin ? need : kRegionGrowMin);
   size_t old_bytes = r->bytes();
+  if (old_bytes + (add_pages << kPageShift) > kRegionMax) return false;  // a new region
   if (!ph_->extend(r, r->npages + add_pages, may_grow)) {
     add_pages = pages_for(need ? need : 1);  // near a limit: exactly the need
     if (!ph_->extend(r, r->npages + add_pages, may_grow)) return false;
@@ -225,9 +293,8 @@ bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
   return true;
 }
 
-bool MediumHeap::new_region(size_t csize) {
+bool MediumHeap::new_region(size_t csize, size_t pages) {
   size_t want = csize + kChunkHeader;
-  size_t pages = region_pages(csize);
   Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium);
   if (!r && pages > pages_for(want))
     r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);

@@ -1,8 +1,11 @@
 // A medium heap: regions (spans from the page heap) carved into boundary-tag chunks
 // with exact 16-byte sizes, segregated free bins with a good fit, immediate
 // coalescing on free, in-place realloc, and a lock-free remote-free stack for chunks
-// freed by threads that do not own the heap. A region that becomes wholly free goes
-// back to the page heap (all but the newest, which stays as the heap's top).
+// freed by threads that do not own the heap. Free memory goes back to the page
+// heap in whole pages: a region that becomes wholly free (all but the newest, which
+// stays as the heap's top until trim), and the whole pages of any free chunk of at
+// least kRegionReturnMin, around which its region is split. Regions grow in place
+// up to kRegionMax, so a live chunk keeps at most that much from the other tiers.
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
@@ -38,7 +41,8 @@ class MediumHeap {
   void free_chunk(Chunk* c);
   bool resize_in_place(Chunk* c, size_t new_csize);
   void drain_remote();
-  // Returns wholly free regions, the newest included (memory pressure).
+  // Returns wholly free regions, the newest included (memory pressure, trim, a
+  // heap whose threads have all exited).
   void trim();
   MediumHeapStats stats() const { return MediumHeapStats{region_bytes_, used_bytes_, regions_}; }
 
@@ -65,8 +69,11 @@ class MediumHeap {
   bool grow(size_t csize);
   bool extend_region(Span* r, size_t csize, bool may_grow);
   static size_t region_pages(size_t csize);
-  bool new_region(size_t csize);
+  bool new_region(size_t csize, size_t pages);  // pages: at least csize + a sentinel
   Chunk* coalesce(Chunk* c);
+  // c is free, merged and unbinned: bins it, or first gives its whole pages to the
+  // page heap when there are enough of them.
+  void bin_or_return_pages(Chunk* c);
   void return_region(Span* r);
   void return_if_free(Span* r);  // r's one chunk is free and binned: back it goes
 

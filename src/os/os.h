@@ -19,6 +19,9 @@ void purge(void* p, size_t bytes);
 // Private anonymous memory for metadata, 4 KiB granular. nullptr on failure.
 void* map(size_t bytes);
 
+// A coarse monotonic clock in milliseconds (wraps after 49 days; compare by difference).
+uint32_t now_ms();
+
 // Bytes obtained so far through grow() (sbrk and mmap together).
 size_t grown_bytes();
 

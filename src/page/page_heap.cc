@@ -10,7 +10,8 @@ namespace mm {
 namespace {
 void* os_grow(void*, size_t bytes) { return os::grow(bytes); }
 void os_purge(void*, void* p, size_t bytes) { os::purge(p, bytes); }
-constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, nullptr});
+uint32_t os_now_ms(void*) { return os::now_ms(); }
+constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_now_ms, nullptr});
 }  // namespace
 
 PageHeap& page_heap() { return g_page_heap; }
@@ -23,6 +24,14 @@ Span* PageHeap::new_span(uintptr_t start, size_t npages) {
   return s;
 }
 
+size_t PageHeap::list_index(size_t npages) {
+  if (npages <= kMaxExact) return npages;
+  size_t lg = 63 - static_cast<size_t>(__builtin_clzll(npages));  // >= 7
+  size_t sub = (npages >> (lg - 2)) & 3;
+  size_t idx = kMaxExact + 1 + (lg - 7) * 4 + sub;
+  return idx < kNumLists ? idx : kNumLists - 1;
+}
+
 void PageHeap::list_insert(Span* s) {
   // A listed span is free, and its first and last pages point at it: coalescing
   // finds neighbours through those two entries.
@@ -33,7 +42,8 @@ void PageHeap::list_insert(Span* s) {
   s->next = *head;
   if (*head) (*head)->prev = s;
   *head = s;
-  if (s->npages <= kMaxExact) nonempty_[s->npages / 64] |= uint64_t{1} << (s->npages % 64);
+  size_t i = list_index(s->npages);
+  nonempty_[i / 64] |= uint64_t{1} << (i % 64);
   free_pages_ += s->npages;
   if (!s->purged) committed_free_pages_ += s->npages;
   ++free_spans_;
@@ -50,28 +60,39 @@ void PageHeap::list_remove(Span* s) {
     *head = s->next;
   if (s->next) s->next->prev = s->prev;
   s->next = s->prev = nullptr;
-  if (s->npages <= kMaxExact && !*head)
-    nonempty_[s->npages / 64] &= ~(uint64_t{1} << (s->npages % 64));
+  if (!*head) {
+    size_t i = list_index(s->npages);
+    nonempty_[i / 64] &= ~(uint64_t{1} << (i % 64));
+  }
   free_pages_ -= s->npages;
   if (!s->purged) committed_free_pages_ -= s->npages;
   --free_spans_;
 }
 
 Span* PageHeap::find_best(size_t npages) {
-  // Smallest exact list at or above npages: a bitmap scan.
-  for (size_t i = npages; i <= kMaxExact;) {
+  // The smallest non-empty list at or above npages' own, by a bitmap scan. Every
+  // span of an exact list fits; in a ranged list, best fit with the lowest address
+  // among equals (keeps the heap compact), and only the first one looked at can
+  // hold spans that are too short.
+  for (size_t i = list_index(npages); i < kNumLists;) {
     uint64_t word = nonempty_[i / 64] >> (i % 64);
-    if (word) return exact_[i + static_cast<size_t>(__builtin_ctzll(word))];
-    i = (i / 64 + 1) * 64;
+    if (!word) {
+      i = (i / 64 + 1) * 64;
+      continue;
+    }
+    i += static_cast<size_t>(__builtin_ctzll(word));
+    if (i <= kMaxExact) return lists_[i];
+    Span* best = nullptr;
+    for (Span* s = lists_[i]; s; s = s->next) {
+      if (s->npages < npages) continue;
+      if (!best || s->npages < best->npages ||
+          (s->npages == best->npages && s->start < best->start))
+        best = s;
+    }
+    if (best) return best;
+    ++i;
   }
-  // Large spans: best fit, lowest address among equals (keeps the heap compact).
-  Span* best = nullptr;
-  for (Span* s = large_; s; s = s->next) {
-    if (s->npages < npages) continue;
-    if (!best || s->npages < best->npages || (s->npages == best->npages && s->start < best->start))
-      best = s;
-  }
-  return best;
+  return nullptr;
 }
 
 Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
@@ -107,6 +128,7 @@ Span* PageHeap::merge(Span* a, Span* b) {
   keep->start = a->start;
   keep->npages = a->npages + b->npages;
   keep->purged = a->purged && b->purged;
+  keep->free_ms = a->free_ms > b->free_ms ? a->free_ms : b->free_ms;  // the newer
   pm_->set_range(gone->start, gone->npages, keep, kClsNone);
   spans_.free(gone);
   return keep;
@@ -114,6 +136,7 @@ Span* PageHeap::merge(Span* a, Span* b) {
 
 void PageHeap::insert_coalesced(Span* s) {
   s->state = SpanState::kFree;
+  s->free_ms = now_ms_;
   s->cls = kClsNone;
   Span* left = pm_->span(s->start - 1);
   if (left && left->state == SpanState::kFree && left->end_page() == s->start) {
@@ -158,6 +181,7 @@ bool PageHeap::grow(size_t npages) {
 }
 
 Span* PageHeap::alloc_locked(size_t npages, SpanState st, uint8_t cls) {
+  decay_tick();
   Span* s = find_best(npages);
   if (!s) {
     if (!grow(npages)) return nullptr;
@@ -210,15 +234,47 @@ void PageHeap::free_locked(Span* s) {
   if (committed_free_pages_ > purge_threshold_) purge_free(purge_threshold_ / 2);
 }
 
+void PageHeap::decay_tick() {
+  now_ms_ = src_.now_ms(src_.ctx);
+  if (committed_free_pages_ != 0 && now_ms_ - last_decay_ms_ >= decay_ms_ / 4) purge_decayed(true);
+}
+
+void PageHeap::purge_decayed(bool force) {
+  now_ms_ = src_.now_ms(src_.ctx);
+  if (!force && now_ms_ - last_decay_ms_ < decay_ms_ / 4) return;
+  last_decay_ms_ = now_ms_;
+  for (size_t i = kNumLists; i-- > 1 && committed_free_pages_ != 0;) {
+    if (!(nonempty_[i / 64] & (uint64_t{1} << (i % 64)))) continue;
+    for (Span* s = lists_[i]; s; s = s->next)
+      if (!s->purged && now_ms_ - s->free_ms >= decay_ms_) purge_span(s);
+  }
+}
+
+void PageHeap::purge_span(Span* s) {
+  MM_ASSERT(s->state == SpanState::kFree && !s->purged);
+  src_.purge(src_.ctx, s->base(), s->bytes());
+  s->purged = true;
+  committed_free_pages_ -= s->npages;
+}
+
 void PageHeap::free(Span* s) {
   MM_ASSERT(s->state != SpanState::kFree);  // a span returned twice
   LockGuard g(lock_);
+  decay_tick();
   free_locked(s);
 }
 
-bool PageHeap::has_fit(size_t npages) {
+size_t PageHeap::largest_fit(size_t max_pages) {
   LockGuard g(lock_);
-  return find_best(npages) != nullptr;
+  if (find_best(max_pages)) return max_pages;
+  for (size_t i = kNumLists; i-- > 1;) {  // the highest non-empty list holds the longest
+    if (!(nonempty_[i / 64] & (uint64_t{1} << (i % 64)))) continue;
+    size_t longest = 0;
+    for (Span* s = lists_[i]; s; s = s->next)
+      if (s->npages > longest) longest = s->npages;
+    return longest < max_pages ? longest : max_pages;
+  }
+  return 0;
 }
 
 bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
@@ -263,23 +319,44 @@ void PageHeap::shrink(Span* s, size_t new_npages) {
   free_locked(tail);
 }
 
+Span* PageHeap::cut(Span* s, uintptr_t from, uintptr_t to, bool* ok) {
+  MM_ASSERT(s->state != SpanState::kFree && from < to);
+  MM_ASSERT(from >= s->start && to <= s->end_page() && (from > s->start || to < s->end_page()));
+  LockGuard g(lock_);
+  decay_tick();
+  *ok = false;
+  Span* mid = new_span(from, to - from);
+  if (!mid) return s;
+  Span* right = nullptr;
+  if (from == s->start) {  // s becomes the right part; its pagemap entries stay
+    __atomic_store_n(&s->start, to, __ATOMIC_RELAXED);  // see Span::base
+    s->npages -= to - from;
+    right = s;
+  } else {
+    if (to < s->end_page()) {
+      right = new_span(to, s->end_page() - to);
+      if (!right) {
+        spans_.free(mid);
+        return s;
+      }
+      right->state = s->state;
+      right->cls = s->cls;
+      right->heap = s->heap;
+      pm_->set_range(right->start, right->npages, right, right->cls);
+    }
+    s->npages = from - s->start;
+  }
+  mid->state = s->state;  // not free yet: free_locked makes it so
+  free_locked(mid);
+  *ok = true;
+  return right;
+}
+
 void PageHeap::purge_free(size_t keep_pages) {
   // Largest spans first: one madvise returns the most.
-  for (Span* s = large_; s && committed_free_pages_ > keep_pages; s = s->next) {
-    MM_ASSERT(s->state == SpanState::kFree);
-    if (s->purged) continue;
-    src_.purge(src_.ctx, s->base(), s->bytes());
-    s->purged = true;
-    committed_free_pages_ -= s->npages;
-  }
-  for (size_t i = kMaxExact; i > 0 && committed_free_pages_ > keep_pages; --i) {
-    for (Span* s = exact_[i]; s && committed_free_pages_ > keep_pages; s = s->next) {
-      if (s->purged) continue;
-      src_.purge(src_.ctx, s->base(), s->bytes());
-      s->purged = true;
-      committed_free_pages_ -= s->npages;
-    }
-  }
+  for (size_t i = kNumLists; i-- > 1 && committed_free_pages_ > keep_pages;)
+    for (Span* s = lists_[i]; s && committed_free_pages_ > keep_pages; s = s->next)
+      if (!s->purged) purge_span(s);
 }
 
 PageHeapStats PageHeap::stats() {

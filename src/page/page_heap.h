@@ -1,7 +1,7 @@
 // The page heap: spans of whole pages. Best fit over free spans by length, split on
 // allocation, coalescing with both neighbours on free, growth from the os layer that
 // extends the top span when the new memory is contiguous, and purging of free pages
-// to the OS past a threshold.
+// to the OS: at once past a threshold, and by decay (free and unused for a while).
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
@@ -16,6 +16,7 @@ namespace mm {
 struct PageSource {
   void* (*grow)(void* ctx, size_t bytes);           // kPageSize-aligned, or nullptr
   void (*purge)(void* ctx, void* p, size_t bytes);  // give pages to the OS
+  uint32_t (*now_ms)(void* ctx);                    // a coarse monotonic clock
   void* ctx;
 };
 
@@ -29,6 +30,8 @@ struct PageHeapStats {
 class PageHeap {
  public:
   static constexpr size_t kMaxExact = 128;  // free lists by exact length up to here
+  // Longer spans: four lists per power of two, best fit within a list.
+  static constexpr size_t kNumLists = kMaxExact + 1 + 4 * 30;
 
   constexpr PageHeap(Pagemap* pm, PageSource src) : pm_(pm), src_(src) {}
 
@@ -43,12 +46,24 @@ class PageHeap {
   // heap when s ends at the top and may_grow). False if the neighbour is not free
   // or too small.
   bool extend(Span* s, size_t new_npages, bool may_grow = true);
-  // Whether a free span of npages exists now (no growth needed to serve it).
-  bool has_fit(size_t npages);
+  // The length of the longest free span, at most max_pages (0 when none is free):
+  // what can be had now without growing the heap.
+  size_t largest_fit(size_t max_pages);
   // Shrinks s in place; the tail goes back to the free lists.
   void shrink(Span* s, size_t new_npages);
+  // Frees pages [from, to) from the middle or either end of s (not all of it): s
+  // keeps the pages left of them, or, when there are none, those right of them;
+  // the pages right of them otherwise go to a new span of the same state, class
+  // and heap. Returns the span that holds the right part (s itself, the new one,
+  // or nullptr when there is no right part), or s unchanged and false in *ok when
+  // metadata runs out.
+  Span* cut(Span* s, uintptr_t from, uintptr_t to, bool* ok);
   // Gives free committed pages back to the OS until at most keep_pages remain.
   void purge_free(size_t keep_pages);
+  // Purges the committed free spans that have been free for the decay time or
+  // longer; at most one pass per quarter of the decay time unless forced.
+  void purge_decayed(bool force = false);
+  void set_decay_ms(uint32_t ms) { decay_ms_ = ms; }
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
   void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }
@@ -57,7 +72,10 @@ class PageHeap {
   Pagemap* pagemap() const { return pm_; }
 
  private:
-  Span** list_for(size_t npages) { return npages <= kMaxExact ? &exact_[npages] : &large_; }
+  static size_t list_index(size_t npages);
+  Span** list_for(size_t npages) { return &lists_[list_index(npages)]; }
+  void purge_span(Span* s);
+  void decay_tick();
   void list_insert(Span* s);
   void list_remove(Span* s);
   Span* find_best(size_t npages);
@@ -73,9 +91,11 @@ class PageHeap {
   PageSource src_;
   Lock lock_{LockRank::kPageHeap};
   MetaPool<Span> spans_;
-  Span* exact_[kMaxExact + 1] = {};
-  Span* large_ = nullptr;
-  uint64_t nonempty_[(kMaxExact + 64) / 64] = {};
+  Span* lists_[kNumLists] = {};
+  uint64_t nonempty_[(kNumLists + 63) / 64] = {};
+  uint32_t decay_ms_ = 1000;    // MYMALLOC_DECAY_MS
+  uint32_t last_decay_ms_ = 0;  // clock at the last decay pass
+  uint32_t now_ms_ = 0;         // clock at the last operation
   size_t grow_step_ = kHeapGrowPages;
   size_t purge_threshold_ = 2048;  // pages; the process sets MYMALLOC_RELEASE_THRESHOLD
   size_t total_pages_ = 0;

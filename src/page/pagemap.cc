@@ -52,7 +52,7 @@ void Pagemap::set_range(uintptr_t page, size_t n, Span* s, uint8_t cls) {
   for (uintptr_t p = page; p < page + n; ++p) {
     PmLeaf* lf = leaf(p);
     MM_ASSERT(lf != &g_pm_empty_leaf);  // ensure() created the nodes first
-    __atomic_store_n(&lf->span[p & (kPmLeafLen - 1)], s, __ATOMIC_RELAXED);
+    __atomic_store_n(&lf->span[p & (kPmLeafLen - 1)], s, __ATOMIC_RELEASE);
     __atomic_store_n(&lf->cls[p & (kPmLeafLen - 1)], cls, __ATOMIC_RELAXED);
     if (class_map_mask_) __atomic_store_n(&class_map_[p & kClassMapMask], cls, __ATOMIC_RELAXED);
   }

@@ -73,7 +73,7 @@ class Pagemap {
   // Reserves the flat class map (the process's pagemap only; idempotent).
   void init_class_map();
   MM_INLINE Span* span(uintptr_t page) const {
-    return __atomic_load_n(&leaf(page)->span[page & (kPmLeafLen - 1)], __ATOMIC_RELAXED);
+    return __atomic_load_n(&leaf(page)->span[page & (kPmLeafLen - 1)], __ATOMIC_ACQUIRE);
   }
   MM_INLINE Span* span_of(const void* p) const { return span(page_of(p)); }
 

@@ -24,6 +24,7 @@ struct Span {
   SpanState state = SpanState::kFree;
   uint8_t cls = kClsNone;
   bool purged = false;   // free pages given back to the OS (page heap only)
+  uint32_t free_ms = 0;  // when it became free (page heap clock): decay purges it later
   bool in_list = false;  // linked into a central free list (small only)
 
   // Small slabs.
@@ -36,7 +37,12 @@ struct Span {
   // Medium regions.
   MediumHeap* heap = nullptr;
 
-  char* base() const { return static_cast<char*>(page_addr(start)); }
+  // A thread freeing a chunk of another thread's region reads its base while the
+  // owner may cut the region's first pages away (PageHeap::cut): either value
+  // lies below the chunk, and the access is atomic (a plain mov).
+  char* base() const {
+    return static_cast<char*>(page_addr(__atomic_load_n(&start, __ATOMIC_RELAXED)));
+  }
   size_t bytes() const { return npages << kPageShift; }
   uintptr_t end_page() const { return start + npages; }
 };

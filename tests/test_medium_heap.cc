@@ -166,3 +166,28 @@ TEST_CASE("medium heap: remote frees from other threads are merged by the owner"
   }
   CHECK(f.h.stats().used_bytes == 0);
 }
+
+TEST_CASE("medium heap: a big free gap goes back to the page heap; a live chunk pins little") {
+  Fixture f;
+  f.ph.set_grow_step(1);
+  std::vector<void*> v;
+  for (int i = 0; i < 64; ++i) v.push_back(f.alloc(16000));  // about 1 MiB in one region
+  size_t free_before = f.ph.stats().free_pages;
+  // Free all but the first and the last: the gap between them is whole pages.
+  for (size_t i = 1; i + 1 < v.size(); ++i) f.free(v[i]);
+  size_t returned = f.ph.stats().free_pages - free_before;
+  // Each cut leaves at most kRegionReturnMin of free chunks behind.
+  CHECK(returned * kPageSize >= 62 * 16000 - kRegionReturnMin - 2 * kPageSize);
+  CHECK(f.h.stats().region_bytes <= 2 * 16016 + kRegionReturnMin + 4 * kPageSize);
+  // The chunks around the gap are intact and can be freed; new allocations work.
+  void* x = f.alloc(5000);
+  REQUIRE(x);
+  f.free(v.front());
+  f.free(v.back());
+  f.free(x);
+  {
+    LockGuard g(f.h.lock());
+    f.h.trim();
+  }
+  CHECK(f.h.stats().used_bytes == 0);
+}

@@ -188,3 +188,80 @@ TEST_CASE("page heap: aligned allocation trims both ends back to the free lists"
   PageHeapStats st = f.ph.stats();
   CHECK(st.free_pages == st.total_pages - 4);
 }
+
+TEST_CASE("page heap: free spans decay to the OS, oldest first, after the decay time") {
+  Fixture f;
+  f.ph.set_decay_ms(1000);
+  Span* a = f.alloc(4);
+  Span* g1 = f.alloc(1);
+  Span* b = f.alloc(4);
+  Span* g2 = f.alloc(1);
+  (void)g1;
+  (void)g2;
+  uintptr_t a_base = reinterpret_cast<uintptr_t>(a->base());
+  f.ph.free(a);  // at 0 ms
+  f.os.clock_ms = 600;
+  f.ph.free(b);  // at 600 ms
+  CHECK(f.os.purged.empty());
+  f.os.clock_ms = 1100;  // a is due, b is not
+  f.ph.purge_decayed(true);
+  REQUIRE(f.os.purged.size() == 1);
+  CHECK(reinterpret_cast<uintptr_t>(f.os.purged[0].first) == a_base);
+  f.os.clock_ms = 1700;
+  f.ph.purge_decayed(true);
+  CHECK(f.os.purged.size() == 2);
+  CHECK(f.ph.stats().purged_pages == 8);
+}
+
+TEST_CASE("page heap: past the threshold, a churning heap keeps what it freed last") {
+  Fixture f;
+  f.ph.set_purge_threshold(10);
+  Span* s[6];
+  for (auto& x : s) x = f.alloc(4);
+  Span* guard = f.alloc(1);
+  (void)guard;
+  uintptr_t s4_base = reinterpret_cast<uintptr_t>(s[4]->base());
+  f.ph.free(s[0]);
+  f.ph.free(s[2]);
+  Span* x = f.alloc(4);  // the heap hands pages out again: it churns
+  CHECK(x->start == s[0]->start + 8);
+  f.ph.free(s[4]);  // at 0 ms
+  f.os.clock_ms = 100;
+  f.ph.free(s[1]);  // merges with s[0]: as new as its newest part
+  // 12 committed free pages, past the threshold: the oldest (s[4]) goes; the
+  // merged span is too young to go while the heap churns.
+  REQUIRE(f.os.purged.size() == 1);
+  CHECK(reinterpret_cast<uintptr_t>(f.os.purged[0].first) == s4_base);
+  // Only frees from now on (a program that lets go of its memory): at once.
+  f.ph.free(x);
+  f.ph.free(s[3]);
+  f.ph.free(s[5]);
+  CHECK(f.ph.stats().free_pages - f.ph.stats().purged_pages <= 5);
+}
+
+TEST_CASE("page heap: cut frees the middle of a span; both ends keep their state") {
+  Fixture f;
+  f.ph.set_grow_step(20);
+  Span* s = f.alloc(10);
+  Span* guard = f.alloc(10);
+  (void)guard;
+  uintptr_t base = s->start;
+  bool ok;
+  Span* right = f.ph.cut(s, base + 3, base + 7, &ok);
+  REQUIRE(ok);
+  REQUIRE(right);
+  CHECK(s->start == base);
+  CHECK(s->npages == 3);
+  CHECK(right->start == base + 7);
+  CHECK(right->npages == 3);
+  CHECK(right->state == SpanState::kLarge);
+  CHECK(f.pm.span(base + 8) == right);
+  CHECK(f.pm.span(base + 4)->state == SpanState::kFree);
+  // A cut at the start: the span keeps the right part.
+  Span* r2 = f.ph.cut(right, base + 7, base + 8, &ok);
+  CHECK(r2 == right);
+  CHECK(right->start == base + 8);
+  // The freed pages merged: 4 + 1 pages in one free span.
+  CHECK(f.pm.span(base + 3) == f.pm.span(base + 7));
+  CHECK(f.pm.span(base + 3)->npages == 5);
+}

@@ -47,11 +47,20 @@ constexpr size_t kRegionMax = 4 << 20;
 // that is freed and allocated again does not move pages each time (64 KiB cost
 // the heap-limit calloc test 5% more peak VmData: pages went back and forth).
 constexpr size_t kRegionReturnMin = 256 * 1024;
+// Free chunks inside medium regions at least this big have their whole pages
+// purged by decay (all of them on trim): the gaps that survivors leave between
+// them, too small to split a region for.
+constexpr size_t kPurgeChunkMin = 32 * 1024;
 // Chunks looked at for a best fit inside one ranged medium bin.
 constexpr int kFitScan = 32;
 // Chunks parked on another thread's heap before the freeing thread merges them
 // itself (when the owner is idle and its lock free).
 constexpr uint32_t kRemoteDrainAt = 64;
+
+// While the page heap is handing pages out, free spans past the purge threshold
+// go to the OS at once only when they were freed at least this long ago (coarse
+// clock: 4 ms steps).
+constexpr uint32_t kPurgeGraceMs = 50;
 
 // Pages the page heap asks the OS for at least (64 KiB; glibc pads by 128 KiB).
 constexpr size_t kHeapGrowPages = 8;

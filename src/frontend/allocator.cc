@@ -45,6 +45,7 @@ template <class F>
 void* with_retry(F f) {
   stash_drain_pending(&t_cache);  // chunks freed just now may serve this request
   thread_cache_age_parked();
+  page_heap().decay_if_due();
   size_t grown = os::grown_bytes();
   void* p = f();
   if (MM_LIKELY(p != nullptr)) {
@@ -70,7 +71,10 @@ void check_small(void* p, Span* s, const char* func) {
   if (off % class_info(s->cls).size != 0) fatal(func, "invalid pointer", p);
 }
 
+// Free pages of a large span keep its class byte (PageHeap::free_locked): the
+// span's state tells a live block from a freed one.
 void check_large(void* p, Span* s, const char* func) {
+  if (!s || s->state != SpanState::kLarge) fatal(func, "double free (or invalid pointer) of", p);
   if (p != s->base()) fatal(func, "invalid pointer", p);
 }
 

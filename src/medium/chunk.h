@@ -14,6 +14,10 @@ namespace mm {
 
 constexpr uint64_t kChunkInUse = 1;
 constexpr uint64_t kChunkSentinel = 2;
+// Free chunks only (set_free clears them): its whole pages were purged, or a decay
+// pass found it free already (the next one purges it).
+constexpr uint64_t kChunkPurged = 4;
+constexpr uint64_t kChunkSeen = 8;
 constexpr uint64_t kChunkFlagMask = 0xf;
 constexpr uint64_t kMagicShift = 48;
 constexpr uint64_t kMagicUsed = uint64_t{0x6d6d} << kMagicShift;  // "mm"
@@ -40,6 +44,8 @@ struct Chunk {
   bool valid_free() const { return (head() & (kMagicMask | kChunkInUse)) == kMagicFree; }
   void set_used(size_t sz) { set_head(sz | kMagicUsed | kChunkInUse); }
   void set_free(size_t sz) { set_head(sz | kMagicFree); }
+  bool has_flag(uint64_t f) const { return head() & f; }
+  void add_flag(uint64_t f) { set_head(head() | f); }
   void set_sentinel() { set_head(kChunkHeader | kMagicUsed | kChunkInUse | kChunkSentinel); }
   Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
   Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }

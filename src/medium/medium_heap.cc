@@ -127,6 +127,7 @@ Chunk* MediumHeap::coalesce(Chunk* c) {
 }
 
 void MediumHeap::free_chunk(Chunk* c) {
+  if (MM_UNLIKELY((++frees_ & 255) == 0)) purge_free_chunks(false);
   MM_ASSERT(c->valid_used() && used_bytes_ >= c->size());
   // The chunk lies inside one region: its right neighbour is on a page of the same span.
   MM_ASSERT(ph_->pagemap()->span_of(c) == ph_->pagemap()->span_of(c->next()));
@@ -350,6 +351,32 @@ void MediumHeap::drain_remote() {
 void MediumHeap::trim() {
   drain_remote();
   if (top_region_) return_if_free(top_region_);
+  purge_free_chunks(true);
+}
+
+void MediumHeap::purge_free_chunks(bool all) {
+  if (!all) {
+    uint32_t now = ph_->now_ms();
+    if (now - last_decay_ms_ < ph_->decay_ms() / 2) return;
+    last_decay_ms_ = now;
+  }
+  constexpr size_t kOsPage = 4096;  // madvise's unit
+  // Chunks with at least one whole OS page past their links: from this bin up.
+  for (size_t b = all ? free_bin_of(3 * kOsPage) : free_bin_of(kPurgeChunkMin); b < kNumFreeBins;
+       ++b) {
+    for (FreeChunk* f = bins_[b]; f; f = f->next) {
+      Chunk* c = &f->hdr;
+      if (c->has_flag(kChunkPurged)) continue;
+      if (!all && !c->has_flag(kChunkSeen)) {
+        c->add_flag(kChunkSeen);  // free at this pass: purged at the next if still free
+        continue;
+      }
+      auto lo = align_up(reinterpret_cast<uintptr_t>(f + 1), kOsPage);
+      auto hi = (reinterpret_cast<uintptr_t>(c) + c->size()) & ~(kOsPage - 1);
+      if (hi > lo) ph_->purge_range(reinterpret_cast<void*>(lo), hi - lo);
+      c->add_flag(kChunkPurged);
+    }
+  }
 }
 
 }  // namespace mm

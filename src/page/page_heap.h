@@ -59,11 +59,27 @@ class PageHeap {
   // metadata runs out.
   Span* cut(Span* s, uintptr_t from, uintptr_t to, bool* ok);
   // Gives free committed pages back to the OS until at most keep_pages remain.
-  void purge_free(size_t keep_pages);
+  // Spans free for less than min_age_ms (page heap clock) stay.
+  void purge_free(size_t keep_pages, uint32_t min_age_ms = 0);
   // Purges the committed free spans that have been free for the decay time or
   // longer; at most one pass per quarter of the decay time unless forced.
   void purge_decayed(bool force = false);
+  // The same from any slow path without the lock when no pass is due: a clock
+  // read (vDSO) and two loads.
+  void decay_if_due() {
+    if (__atomic_load_n(&committed_free_pages_, __ATOMIC_RELAXED) == 0) return;
+    uint32_t now = src_.now_ms(src_.ctx);
+    if (now - __atomic_load_n(&last_decay_ms_, __ATOMIC_RELAXED) < decay_ms_ / 4) return;
+    LockGuard g(lock_);
+    purge_decayed();
+  }
   void set_decay_ms(uint32_t ms) { decay_ms_ = ms; }
+
+  // Gives the pages of [p, p + bytes) to the OS; they read as zero afterwards. For
+  // a tier's own free memory (free chunks inside medium regions). No lock.
+  void purge_range(void* p, size_t bytes) { src_.purge(src_.ctx, p, bytes); }
+  uint32_t now_ms() { return src_.now_ms(src_.ctx); }
+  uint32_t decay_ms() const { return decay_ms_; }
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
   void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }
@@ -75,16 +91,27 @@ class PageHeap {
   static size_t list_index(size_t npages);
   Span** list_for(size_t npages) { return &lists_[list_index(npages)]; }
   void purge_span(Span* s);
+  // The committed free spans, oldest first: purging takes the oldest, which a
+  // churning program is least likely to reuse next.
+  void lru_push(Span* s);
+  void lru_unlink(Span* s);
+  // Under the lock; decay_if_due reads the count without it.
+  void add_committed(ptrdiff_t n) {
+    __atomic_store_n(&committed_free_pages_, committed_free_pages_ + static_cast<size_t>(n),
+                     __ATOMIC_RELAXED);
+  }
   void decay_tick();
   void list_insert(Span* s);
   void list_remove(Span* s);
   Span* find_best(size_t npages);
   Span* carve(Span* s, size_t npages, SpanState st, uint8_t cls);
   bool grow(size_t npages);
-  Span* merge(Span* a, Span* b);  // a immediately left of b, both free and unlisted
+  // a immediately left of b, both free and unlisted; the result is purged only if
+  // both were, and as new as the newer.
+  Span* merge(Span* a, Span* b);
   void insert_coalesced(Span* s);
   Span* alloc_locked(size_t npages, SpanState st, uint8_t cls);
-  void free_locked(Span* s);
+  void free_locked(Span* s, bool mapped = false);  // mapped: s's entries point at s
   Span* new_span(uintptr_t start, size_t npages);
 
   Pagemap* pm_;
@@ -93,9 +120,12 @@ class PageHeap {
   MetaPool<Span> spans_;
   Span* lists_[kNumLists] = {};
   uint64_t nonempty_[(kNumLists + 63) / 64] = {};
-  uint32_t decay_ms_ = 1000;    // MYMALLOC_DECAY_MS
-  uint32_t last_decay_ms_ = 0;  // clock at the last decay pass
-  uint32_t now_ms_ = 0;         // clock at the last operation
+  uint32_t decay_ms_ = 1000;      // MYMALLOC_DECAY_MS
+  uint32_t last_decay_ms_ = 0;    // clock at the last decay pass
+  uint32_t now_ms_ = 0;           // clock at the last operation
+  size_t freed_since_alloc_ = 0;  // pages: is the heap churning, or only freeing?
+  Span* lru_head_ = nullptr;      // oldest committed free span
+  Span* lru_tail_ = nullptr;      // newest
   size_t grow_step_ = kHeapGrowPages;
   size_t purge_threshold_ = 2048;  // pages; the process sets MYMALLOC_RELEASE_THRESHOLD
   size_t total_pages_ = 0;

@@ -48,13 +48,32 @@ bool Pagemap::ensure(uintptr_t page, size_t n) {
   return true;
 }
 
-void Pagemap::set_range(uintptr_t page, size_t n, Span* s, uint8_t cls) {
-  for (uintptr_t p = page; p < page + n; ++p) {
+namespace {
+// Class bytes are read without a lock (relaxed loads); a byte store cannot tear,
+// so release builds write runs of them with memset. Sanitizer builds store them
+// one by one as atomics, which ThreadSanitizer can see.
+void store_bytes(uint8_t* dst, uint8_t v, size_t n) {
+#if defined(MYMALLOC_SANITIZER_BUILD)
+  for (size_t k = 0; k < n; ++k) __atomic_store_n(&dst[k], v, __ATOMIC_RELAXED);
+#else
+  __builtin_memset(dst, v, n);
+#endif
+}
+}  // namespace
+
+void Pagemap::set_range(uintptr_t page, size_t n, Span* s, uint8_t cls, bool span_too) {
+  // A leaf at a time: one walk of the tree per 512 pages, then plain runs of stores
+  // (large spans are set on every allocation and free).
+  for (uintptr_t p = page, end = page + n; p < end;) {
     PmLeaf* lf = leaf(p);
     MM_ASSERT(lf != &g_pm_empty_leaf);  // ensure() created the nodes first
-    __atomic_store_n(&lf->span[p & (kPmLeafLen - 1)], s, __ATOMIC_RELEASE);
-    __atomic_store_n(&lf->cls[p & (kPmLeafLen - 1)], cls, __ATOMIC_RELAXED);
-    if (class_map_mask_) __atomic_store_n(&class_map_[p & kClassMapMask], cls, __ATOMIC_RELAXED);
+    size_t i = p & (kPmLeafLen - 1);
+    size_t run = kPmLeafLen - i < end - p ? kPmLeafLen - i : end - p;
+    if (span_too)
+      for (size_t k = 0; k < run; ++k) __atomic_store_n(&lf->span[i + k], s, __ATOMIC_RELEASE);
+    store_bytes(&lf->cls[i], cls, run);
+    if (class_map_mask_) store_bytes(&class_map_[p & kClassMapMask], cls, run);
+    p += run;
   }
 }
 

@@ -80,7 +80,11 @@ class Pagemap {
   // Creates the nodes that cover [page, page + n). False when metadata runs out.
   bool ensure(uintptr_t page, size_t n);
   // Points every page of the span at it with the given class byte. Nodes must exist.
-  void set_range(uintptr_t page, size_t n, Span* s, uint8_t cls);
+  void set_range(uintptr_t page, size_t n, Span* s, uint8_t cls) {
+    set_range(page, n, s, cls, true);
+  }
+  // Only the class bytes of [page, page + n), whose entries point at their span already.
+  void set_class(uintptr_t page, size_t n, uint8_t cls) { set_range(page, n, nullptr, cls, false); }
   // Clears [page, page + n): those pages are no longer ours.
   void clear_range(uintptr_t page, size_t n) { set_range(page, n, nullptr, kClsNone); }
   // Bytes of nodes created so far.
@@ -89,6 +93,7 @@ class Pagemap {
  private:
   static constexpr uintptr_t kClassMapMask = (uintptr_t{1} << 34) - 1;  // 47-bit addresses
   bool commit_class_map(uintptr_t first_page, size_t n);
+  void set_range(uintptr_t page, size_t n, Span* s, uint8_t cls, bool span_too);
 
   PmNode2* root_[kPmRootLen];
   size_t node_bytes_ = 0;

@@ -23,9 +23,12 @@ struct Span {
   Span* prev = nullptr;
   SpanState state = SpanState::kFree;
   uint8_t cls = kClsNone;
-  bool purged = false;   // free pages given back to the OS (page heap only)
-  uint32_t free_ms = 0;  // when it became free (page heap clock): decay purges it later
-  bool in_list = false;  // linked into a central free list (small only)
+  bool purged = false;       // free pages given back to the OS (page heap only)
+  uint32_t free_ms = 0;      // when it became free (page heap clock): decay purges it later
+  bool in_lru = false;       // on the page heap's list of committed free spans
+  Span* lru_next = nullptr;  // newer
+  Span* lru_prev = nullptr;  // older
+  bool in_list = false;      // linked into a central free list (small only)
 
   // Small slabs.
   uint32_t allocated = 0;  // objects out of this span

@@ -1,0 +1,121 @@
+/* A server that changes phases: ten phases, each with its own mix of sizes
+ * (small, medium, large, mixed), allocates about 200 MB while the previous
+ * phase's blocks are freed; 5% of each phase's blocks survive to the end.
+ * Usage: phases [mb_per_phase=200] [trace_file]
+ * First stdout line: final RSS / live bytes. With a trace file, writes
+ * "milliseconds rss_mib live_mib" every 20000 operations to it (for the plot of
+ * RSS over time). */
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static size_t rss_bytes(void) {
+  char buf[256];
+  int fd = open("/proc/self/statm", O_RDONLY);
+  if (fd < 0) return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  char* p = strchr(buf, ' ');
+  return p ? (size_t)strtoul(p + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+static uint64_t g_s = 99;
+static uint64_t rnd(void) {
+  g_s ^= g_s << 13;
+  g_s ^= g_s >> 7;
+  g_s ^= g_s << 17;
+  return g_s;
+}
+
+/* Size ranges per phase: [lo, hi) bytes, uniform. */
+static const size_t kLo[10] = {16, 300, 16, 4096, 1000, 64, 20000, 16, 100000, 500};
+static const size_t kHi[10] = {256, 1024, 4096, 32768, 8000, 512, 200000, 65536, 1000000, 3000};
+
+typedef struct {
+  char** p;
+  size_t* n;
+  size_t count;
+} Phase;
+
+int main(int argc, char** argv) {
+  size_t per_phase = (argc > 1 ? strtoul(argv[1], NULL, 10) : 200) << 20;
+  FILE* trace = argc > 2 ? fopen(argv[2], "w") : NULL;
+  struct timespec t0, t;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  Phase prev = {0}, keep = {0};
+  size_t keep_cap = 1 << 20, live = 0, ops = 0;
+  keep.p = malloc(keep_cap * sizeof(char*));
+  keep.n = malloc(keep_cap * sizeof(size_t));
+  for (int ph = 0; ph < 10; ++ph) {
+    size_t avg = (kLo[ph] + kHi[ph]) / 2, cap = 2 * per_phase / avg + 1024;
+    Phase cur = {malloc(cap * sizeof(char*)), malloc(cap * sizeof(size_t)), 0};
+    size_t bytes = 0, freed = 0;
+    while (bytes < per_phase && cur.count < cap) {
+      size_t n = kLo[ph] + rnd() % (kHi[ph] - kLo[ph]);
+      char* b = malloc(n);
+      if (!b) return 1;
+      memset(b, ph, n < 4096 ? n : 4096);
+      cur.p[cur.count] = b;
+      cur.n[cur.count++] = n;
+      bytes += n;
+      live += n;
+      /* Free the previous phase as this one grows: one of its blocks per new one. */
+      if (freed < prev.count) {
+        size_t i = freed++;
+        if (rnd() % 20 == 0 && keep.count < keep_cap) {
+          keep.p[keep.count] = prev.p[i];
+          keep.n[keep.count++] = prev.n[i];
+        } else {
+          free(prev.p[i]);
+          live -= prev.n[i];
+        }
+      }
+      if (trace && ++ops % 20000 == 0) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        fprintf(trace, "%.0f %.1f %.1f\n",
+                (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6,
+                (double)rss_bytes() / 1048576.0, (double)live / 1048576.0);
+      }
+    }
+    for (size_t i = freed; i < prev.count; ++i) {
+      if (rnd() % 20 == 0 && keep.count < keep_cap) {
+        keep.p[keep.count] = prev.p[i];
+        keep.n[keep.count++] = prev.n[i];
+      } else {
+        free(prev.p[i]);
+        live -= prev.n[i];
+      }
+    }
+    free(prev.p);
+    free(prev.n);
+    prev = cur;
+  }
+  /* The last phase ends too: its survivors stay, the rest is freed. */
+  for (size_t i = 0; i < prev.count; ++i) {
+    if (rnd() % 20 == 0 && keep.count < keep_cap) {
+      keep.p[keep.count] = prev.p[i];
+      keep.n[keep.count++] = prev.n[i];
+    } else {
+      free(prev.p[i]);
+      live -= prev.n[i];
+    }
+  }
+  free(prev.p);
+  free(prev.n);
+  size_t rss = rss_bytes();
+  if (trace) {
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    fprintf(trace, "%.0f %.1f %.1f\n",
+            (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6,
+            (double)rss / 1048576.0, (double)live / 1048576.0);
+    fclose(trace);
+  }
+  printf("%.3f\n", (double)rss / (double)live);
+  return 0;
+}

@@ -1,7 +1,9 @@
 /* A server that changes phases: ten phases, each with its own mix of sizes
  * (small, medium, large, mixed), allocates about 200 MB while the previous
  * phase's blocks are freed; 5% of each phase's blocks survive to the end.
- * Usage: phases [mb_per_phase=200] [trace_file]
+ * Usage: phases [mb_per_phase=200] [phase_ms=0] [trace_file]
+ * phase_ms: each phase lasts at least this long (it sleeps the rest), as a
+ * server's phases last seconds, not milliseconds.
  * First stdout line: final RSS / live bytes. With a trace file, writes
  * "milliseconds rss_mib live_mib" every 20000 operations to it (for the plot of
  * RSS over time). */
@@ -45,7 +47,8 @@ typedef struct {
 
 int main(int argc, char** argv) {
   size_t per_phase = (argc > 1 ? strtoul(argv[1], NULL, 10) : 200) << 20;
-  FILE* trace = argc > 2 ? fopen(argv[2], "w") : NULL;
+  long phase_ms = argc > 2 ? atol(argv[2]) : 0;
+  FILE* trace = argc > 3 ? fopen(argv[3], "w") : NULL;
   struct timespec t0, t;
   clock_gettime(CLOCK_MONOTONIC, &t0);
   Phase prev = {0}, keep = {0};
@@ -53,6 +56,8 @@ int main(int argc, char** argv) {
   keep.p = malloc(keep_cap * sizeof(char*));
   keep.n = malloc(keep_cap * sizeof(size_t));
   for (int ph = 0; ph < 10; ++ph) {
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
     size_t avg = (kLo[ph] + kHi[ph]) / 2, cap = 2 * per_phase / avg + 1024;
     Phase cur = {malloc(cap * sizeof(char*)), malloc(cap * sizeof(size_t)), 0};
     size_t bytes = 0, freed = 0;
@@ -95,6 +100,12 @@ int main(int argc, char** argv) {
     free(prev.p);
     free(prev.n);
     prev = cur;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    long spent = (t.tv_sec - start.tv_sec) * 1000 + (t.tv_nsec - start.tv_nsec) / 1000000;
+    if (spent < phase_ms) {
+      struct timespec rest = {(phase_ms - spent) / 1000, (phase_ms - spent) % 1000 * 1000000};
+      nanosleep(&rest, NULL);
+    }
   }
   /* The last phase ends too: its survivors stay, the rest is freed. */
   for (size_t i = 0; i < prev.count; ++i) {

@@ -45,7 +45,7 @@ template <class F>
 void* with_retry(F f) {
   stash_drain_pending(&t_cache);  // chunks freed just now may serve this request
   thread_cache_age_parked();
-  page_heap().decay_if_due();
+  decay_if_due();
   size_t grown = os::grown_bytes();
   void* p = f();
   if (MM_LIKELY(p != nullptr)) {

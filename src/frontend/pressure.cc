@@ -1,5 +1,7 @@
 #include "pressure.h"
 
+#include "../common/config.h"
+#include "../os/os.h"
 #include "../page/page_heap.h"
 #include "medium_backend.h"
 #include "process.h"
@@ -28,8 +30,28 @@ void scavenge_caches() {
 
 void purge_free_memory() {
   relieve_pressure();
+  small_purge_free_pages(true);
   LockGuard g(page_heap().lock());
   page_heap().purge_free(0);
+}
+
+namespace {
+uint32_t g_last_decay_ms = 0;
+}  // namespace
+
+void decay_if_due() {
+  uint32_t now = os::now_ms();
+  uint32_t last = __atomic_load_n(&g_last_decay_ms, __ATOMIC_RELAXED);
+  if (now - last < g_config.decay_ms / 4) return;
+  // One thread runs the pass; the others go on.
+  if (!__atomic_compare_exchange_n(&g_last_decay_ms, &last, now, false, __ATOMIC_RELAXED,
+                                   __ATOMIC_RELAXED))
+    return;
+  {
+    LockGuard g(page_heap().lock());
+    page_heap().purge_decayed(true);
+  }
+  small_purge_free_pages(false);
 }
 
 }  // namespace mm

@@ -14,7 +14,12 @@ void relieve_pressure();
 // of each idle bin, each idle transfer cache half of its batches, and parked
 // caches go down.
 void scavenge_caches();
-// relieve_pressure, then every free page of the page heap goes to the OS.
+// relieve_pressure, then every free page of every tier goes to the OS.
 void purge_free_memory();
+// Decay, from every allocation slow path (no background thread): at most once per
+// quarter of MYMALLOC_DECAY_MS, free pages unused for the decay time go to the OS
+// (page heap spans, and the pages of idle slabs that hold only free objects).
+// Costs a clock read (vDSO) when no pass is due.
+void decay_if_due();
 
 }  // namespace mm

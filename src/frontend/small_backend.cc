@@ -89,6 +89,10 @@ void small_return_transfer(bool idle_half) {
   }
 }
 
+void small_purge_free_pages(bool all) {
+  for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) g_central[sc].purge_free_pages(all);
+}
+
 void central_locks(void (*op)(Lock&)) {
   for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) op(g_central[sc].lock());
 }

@@ -16,6 +16,9 @@ void small_return(uint32_t sc, void* head, int n);
 // Moves batches from the transfer caches to the central lists (which give wholly
 // free slabs to the page heap): all of them, or half of each idle cache's.
 void small_return_transfer(bool idle_half);
+// Purges the OS pages of central-list slabs that hold only free objects: all of
+// them, or those of slabs idle since the last pass.
+void small_purge_free_pages(bool all);
 // The central free lists' locks, for the fork handlers' table (process.cc).
 void central_locks(void (*op)(Lock&));
 

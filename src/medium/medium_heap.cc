@@ -93,6 +93,7 @@ void* MediumHeap::carve(FreeChunk* f, size_t csize) {
 }
 
 void* MediumHeap::alloc(size_t csize) {
+  freed_since_alloc_ = 0;
   if (MM_UNLIKELY(has_remote())) drain_remote();
   FreeChunk* f = find_fit(csize);
   if (!f) {
@@ -127,7 +128,13 @@ Chunk* MediumHeap::coalesce(Chunk* c) {
 }
 
 void MediumHeap::free_chunk(Chunk* c) {
-  if (MM_UNLIKELY((++frees_ & 255) == 0)) purge_free_chunks(false);
+  if (MM_UNLIKELY((++frees_ & 255) == 0)) purge_free_chunks(Purge::kDecayed);
+  // Past the purge threshold with no allocation in between, as the page heap does.
+  freed_since_alloc_ += c->size();
+  if (MM_UNLIKELY(freed_since_alloc_ > ph_->purge_threshold_bytes())) {
+    freed_since_alloc_ = 0;
+    purge_free_chunks(Purge::kBig);
+  }
   MM_ASSERT(c->valid_used() && used_bytes_ >= c->size());
   // The chunk lies inside one region: its right neighbour is on a page of the same span.
   MM_ASSERT(ph_->pagemap()->span_of(c) == ph_->pagemap()->span_of(c->next()));
@@ -351,11 +358,12 @@ void MediumHeap::drain_remote() {
 void MediumHeap::trim() {
   drain_remote();
   if (top_region_) return_if_free(top_region_);
-  purge_free_chunks(true);
+  purge_free_chunks(Purge::kAll);
 }
 
-void MediumHeap::purge_free_chunks(bool all) {
-  if (!all) {
+void MediumHeap::purge_free_chunks(Purge which) {
+  bool all = which == Purge::kAll;
+  if (which == Purge::kDecayed) {
     uint32_t now = ph_->now_ms();
     if (now - last_decay_ms_ < ph_->decay_ms() / 2) return;
     last_decay_ms_ = now;
@@ -367,7 +375,7 @@ void MediumHeap::purge_free_chunks(bool all) {
     for (FreeChunk* f = bins_[b]; f; f = f->next) {
       Chunk* c = &f->hdr;
       if (c->has_flag(kChunkPurged)) continue;
-      if (!all && !c->has_flag(kChunkSeen)) {
+      if (which == Purge::kDecayed && !c->has_flag(kChunkSeen)) {
         c->add_flag(kChunkSeen);  // free at this pass: purged at the next if still free
         continue;
       }

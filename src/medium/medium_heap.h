@@ -41,9 +41,11 @@ class MediumHeap {
   void free_chunk(Chunk* c);
   bool resize_in_place(Chunk* c, size_t new_csize);
   void drain_remote();
-  // Purges the whole pages inside free chunks: all of them (trim), or, once per
-  // half of the page heap's decay time, those of chunks free since the last pass.
-  void purge_free_chunks(bool all);
+  // Purges the whole pages inside free chunks: of every chunk with some (trim), of
+  // the big ones (a burst of frees past the purge threshold), or, once per half of
+  // the page heap's decay time, of big ones free since the last pass.
+  enum class Purge { kAll, kBig, kDecayed };
+  void purge_free_chunks(Purge which);
   // Returns wholly free regions, the newest included (memory pressure, trim, a
   // heap whose threads have all exited).
   void trim();
@@ -88,8 +90,9 @@ class MediumHeap {
   Span* top_region_ = nullptr;  // newest region: grown in place, never returned idle
   void* remote_ = nullptr;      // chunks freed by other threads, linked via payload
   uint32_t remote_count_ = 0;
-  uint32_t frees_ = 0;          // free_chunk calls: the clock is read every 256
-  uint32_t last_decay_ms_ = 0;  // the last decay pass
+  uint32_t frees_ = 0;            // free_chunk calls: the clock is read every 256
+  size_t freed_since_alloc_ = 0;  // bytes: a heap that only frees purges at once
+  uint32_t last_decay_ms_ = 0;    // the last decay pass
   size_t region_bytes_ = 0;
   size_t used_bytes_ = 0;
   size_t regions_ = 0;

@@ -64,15 +64,7 @@ class PageHeap {
   // Purges the committed free spans that have been free for the decay time or
   // longer; at most one pass per quarter of the decay time unless forced.
   void purge_decayed(bool force = false);
-  // The same from any slow path without the lock when no pass is due: a clock
-  // read (vDSO) and two loads.
-  void decay_if_due() {
-    if (__atomic_load_n(&committed_free_pages_, __ATOMIC_RELAXED) == 0) return;
-    uint32_t now = src_.now_ms(src_.ctx);
-    if (now - __atomic_load_n(&last_decay_ms_, __ATOMIC_RELAXED) < decay_ms_ / 4) return;
-    LockGuard g(lock_);
-    purge_decayed();
-  }
+
   void set_decay_ms(uint32_t ms) { decay_ms_ = ms; }
 
   // Gives the pages of [p, p + bytes) to the OS; they read as zero afterwards. For
@@ -80,6 +72,7 @@ class PageHeap {
   void purge_range(void* p, size_t bytes) { src_.purge(src_.ctx, p, bytes); }
   uint32_t now_ms() { return src_.now_ms(src_.ctx); }
   uint32_t decay_ms() const { return decay_ms_; }
+  size_t purge_threshold_bytes() const { return purge_threshold_ << kPageShift; }
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
   void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }

@@ -33,8 +33,10 @@ struct Span {
   // Small slabs.
   uint32_t allocated = 0;  // objects out of this span
   uint32_t capacity = 0;
-  uint32_t returned = 0;                         // objects that came back: the bits set in freebits
-  char* bump = nullptr;                          // next never-carved object
+  uint32_t seen_returned = 0;   // returned at the last decay pass: unchanged means idle
+  bool objects_purged = false;  // the OS pages of returned objects were purged since
+  uint32_t returned = 0;        // objects that came back: the bits set in freebits
+  char* bump = nullptr;         // next never-carved object
   uint64_t freebits[kMaxSlabObjects / 64] = {};  // returned objects, by index
 
   // Medium regions.

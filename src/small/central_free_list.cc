@@ -63,6 +63,7 @@ int CentralFreeList::remove_range(void** head, int n) {
         bits &= bits - 1;
         void* obj = s->base() + size_t{idx} * size_;
         --s->returned;
+        s->objects_purged = false;
         ++s->allocated;
         if (last)
           next_of(last) = obj;
@@ -146,6 +147,7 @@ void CentralFreeList::insert_range(void* head) {
       MM_ASSERT(idx < s->capacity && s->allocated > 0);
       s->freebits[idx / 64] |= bit;
       ++s->returned;
+      s->objects_purged = false;
       if (--s->allocated == 0) {
         // Wholly free: back to the page heap, where it can merge with its neighbours.
         // A later object of this chunk in the same slab was freed twice (its first
@@ -162,6 +164,36 @@ void CentralFreeList::insert_range(void* head) {
       }
     }
   }
+}
+
+namespace {
+bool all_returned(const Span* s, uint32_t lo, uint32_t hi) {
+  for (uint32_t i = lo; i <= hi; ++i)
+    if (!(s->freebits[i / 64] & (uint64_t{1} << (i % 64)))) return false;
+  return true;
+}
+}  // namespace
+
+size_t CentralFreeList::purge_free_pages(bool all) {
+  constexpr size_t kOsPage = 4096;  // madvise's unit
+  size_t purged = 0;
+  LockGuard g(lock_);  // held across madvise: an object handed out meanwhile would lose its data
+  for (Span* s = nonempty_.next; s != &nonempty_; s = s->next) {
+    bool idle = s->returned == s->seen_returned;
+    s->seen_returned = s->returned;
+    if (s->objects_purged || s->returned == 0 || (!all && !idle)) continue;
+    auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->base()) / size_);
+    for (size_t off = 0; off < static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
+      auto lo = static_cast<uint32_t>(off / size_);
+      auto hi = static_cast<uint32_t>((off + kOsPage - 1) / size_);
+      if (hi >= carved) hi = carved - 1;
+      if (!all_returned(s, lo, hi)) continue;
+      ph_->purge_range(s->base() + off, kOsPage);
+      purged += kOsPage;
+    }
+    s->objects_purged = true;
+  }
+  return purged;
 }
 
 size_t CentralFreeList::free_objects() {

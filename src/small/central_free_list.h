@@ -28,6 +28,10 @@ class CentralFreeList {
   void insert_range(void* head);
 
   size_t free_objects();  // objects sitting in slabs of this list
+  // Purges the OS pages that hold only returned objects (their bits say so; no
+  // link lives in them), in every slab (trim) or in slabs whose returned objects
+  // did not change since the previous pass (decay). Returns the bytes purged.
+  size_t purge_free_pages(bool all);
   size_t slabs() const { return slabs_; }
   Lock& lock() { return lock_; }
 

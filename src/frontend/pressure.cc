@@ -40,6 +40,7 @@ uint32_t g_last_decay_ms = 0;
 }  // namespace
 
 void decay_if_due() {
+  if (MM_UNLIKELY(!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE))) return;  // nothing to purge yet
   uint32_t now = os::now_ms();
   uint32_t last = __atomic_load_n(&g_last_decay_ms, __ATOMIC_RELAXED);
   if (now - last < g_config.decay_ms / 4) return;

@@ -11,6 +11,7 @@
 #include "../medium/heap_registry.h"
 #include "../meta/meta.h"
 #include "../os/os.h"
+#include "../page/page_heap.h"
 #include "allocator.h"
 #include "medium_backend.h"
 #include "small_backend.h"
@@ -76,6 +77,7 @@ void tc_destroy(void* arg) {
   heap_registry().detach(tc->heap);
   tc->heap = nullptr;
   tc->state = kCacheDead;
+  page_heap().purge_excess();
 }
 
 // tc may be null (a parked cache): medium chunks then go straight to their heaps.

@@ -61,6 +61,12 @@ class PageHeap {
   // Gives free committed pages back to the OS until at most keep_pages remain.
   // Spans free for less than min_age_ms (page heap clock) stay.
   void purge_free(size_t keep_pages, uint32_t min_age_ms = 0);
+  // Past the threshold, down to half of it, whatever the age (a thread that exits:
+  // what it freed will not be allocated again by it). Takes the lock.
+  void purge_excess() {
+    LockGuard g(lock_);
+    if (committed_free_pages_ > purge_threshold_) purge_free(purge_threshold_ / 2);
+  }
   // Purges the committed free spans that have been free for the decay time or
   // longer; at most one pass per quarter of the decay time unless forced.
   void purge_decayed(bool force = false);

@@ -56,7 +56,6 @@ void tc_unregister(ThreadCache* tc) {
 }
 
 bool park_cache(ThreadCache* tc);
-void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n);
 
 // pthread key destructor: runs when the thread exits. Allocation keeps working in
 // this thread afterwards (state kCacheDead goes straight to the back ends).
@@ -64,14 +63,6 @@ void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
   stash_drain_pending(tc);
   tc->bins[kClsMedium].max = 0;  // from now on every medium free goes slow
-  // Medium chunks go home now (their limits stay for the next owner): parked, they
-  // would keep their regions from merging and returning pages to the other tiers.
-  for (uint32_t bin = kNumSmallClasses + 1; bin < kNumBins; ++bin) {
-    Bin& b = tc->bins[bin];
-    if (b.head) return_chain(nullptr, bin, b.head, static_cast<int>(b.count));
-    b.head = nullptr;
-    b.count = 0;
-  }
   if (!park_cache(tc)) thread_cache_flush(tc);
   tc_unregister(tc);
   heap_registry().detach(tc->heap);

@@ -33,7 +33,14 @@ struct FakeOs {
     static_cast<FakeOs*>(ctx)->purged.emplace_back(p, bytes);
   }
   static uint32_t now_ms(void* ctx) { return static_cast<FakeOs*>(ctx)->clock_ms; }
-  mm::PageSource source() { return mm::PageSource{grow, purge, now_ms, this}; }
+  // Decommit is recorded as a purge; commit fails while refuse_commit is set.
+  bool refuse_commit = false;
+  static bool decommit(void* ctx, void* p, size_t bytes) {
+    purge(ctx, p, bytes);
+    return true;
+  }
+  static bool commit(void* ctx, void*, size_t) { return !static_cast<FakeOs*>(ctx)->refuse_commit; }
+  mm::PageSource source() { return mm::PageSource{grow, purge, decommit, commit, now_ms, this}; }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };
 

@@ -265,3 +265,27 @@ TEST_CASE("page heap: cut frees the middle of a span; both ends keep their state
   CHECK(f.pm.span(base + 3) == f.pm.span(base + 7));
   CHECK(f.pm.span(base + 3)->npages == 5);
 }
+
+TEST_CASE("page heap: under a data limit purged spans are decommitted and committed on use") {
+  Fixture f;
+  f.ph.set_grow_step(1);
+  f.ph.set_limit_mode();
+  Span* a = f.alloc(6);
+  Span* guard = f.alloc(1);
+  (void)guard;
+  uintptr_t start = a->start;
+  f.ph.free(a);
+  f.ph.purge_free(0);
+  CHECK(f.os.purged.size() == 1);  // decommitted (the fake records it as a purge)
+  size_t grows = f.os.grow_calls;
+  f.os.refuse_commit = true;  // the limit refuses: the carve is undone, nothing is lost
+  f.os.limit = f.os.used;     // and the heap cannot grow either
+  CHECK(f.alloc(4) == nullptr);
+  CHECK(f.ph.stats().free_pages == 6);
+  CHECK(f.pm.span(start)->npages == 6);
+  f.os.refuse_commit = false;
+  Span* b = f.alloc(4);
+  REQUIRE(b);
+  CHECK(b->start == start);
+  CHECK(f.os.grow_calls == grows);
+}

@@ -19,6 +19,14 @@ void relieve_pressure() {
   small_return_transfer(false);
   medium_return_transfer(false);
   medium_trim_all();
+  // Under a data limit, free pages give their charge back too: other mappings
+  // (thread stacks) need it as much as this heap does.
+  if (os::data_limited()) {
+    page_heap().set_limit_mode();
+    small_purge_free_pages(true);
+    LockGuard g(page_heap().lock());
+    page_heap().purge_free(0);
+  }
 }
 
 void scavenge_caches() {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,22 @@ void purge(void* p, size_t bytes) {
 void* map(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+bool decommit(void* p, size_t bytes) {
+  ErrnoKeeper keep;
+  return mmap(p, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+              0) == p;
+}
+
+bool commit(void* p, size_t bytes) {
+  ErrnoKeeper keep;
+  return mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0;
+}
+
+bool data_limited() {
+  struct rlimit rl;
+  return getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;
 }
 
 uint32_t now_ms() {

@@ -19,6 +19,15 @@ void purge(void* p, size_t bytes);
 // Private anonymous memory for metadata, 4 KiB granular. nullptr on failure.
 void* map(size_t bytes);
 
+// Under a data limit: replaces the range by a private read-only MAP_NORESERVE
+// mapping, which RLIMIT_DATA does not charge and which still reads (as zeros), so
+// a racing lock-free reader never faults. False if the kernel refused.
+bool decommit(void* p, size_t bytes);
+// Makes a decommitted range writable (charged again); false when the limit refuses.
+bool commit(void* p, size_t bytes);
+// Whether RLIMIT_DATA is finite now.
+bool data_limited();
+
 // A coarse monotonic clock in milliseconds (wraps after 49 days; compare by difference).
 uint32_t now_ms();
 

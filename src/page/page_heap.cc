@@ -10,8 +10,11 @@ namespace mm {
 namespace {
 void* os_grow(void*, size_t bytes) { return os::grow(bytes); }
 void os_purge(void*, void* p, size_t bytes) { os::purge(p, bytes); }
+bool os_decommit(void*, void* p, size_t bytes) { return os::decommit(p, bytes); }
+bool os_commit(void*, void* p, size_t bytes) { return os::commit(p, bytes); }
 uint32_t os_now_ms(void*) { return os::now_ms(); }
-constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_now_ms, nullptr});
+constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_decommit, os_commit,
+                                                      os_now_ms, nullptr});
 }  // namespace
 
 PageHeap& page_heap() { return g_page_heap; }
@@ -110,9 +113,22 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
       return nullptr;
     }
     a->purged = s->purged;
+    a->decommitted = s->decommitted;
     s->start += npages;
     s->npages -= npages;
     list_insert(s);
+  }
+  if (a->decommitted && !commit_pages(a->start, a->npages)) {
+    // The data limit refuses: undo the carve (the pages still map to s).
+    if (a != s) {
+      list_remove(s);
+      s->start -= npages;
+      s->npages += npages;
+      spans_.free(a);
+    }
+    list_insert(s);
+    if (!s->purged) lru_push(s);
+    return nullptr;
   }
   a->state = st;
   a->cls = cls;
@@ -133,6 +149,7 @@ Span* PageHeap::merge(Span* a, Span* b) {
   bool purged = a->purged && b->purged;
   uint32_t newer = static_cast<int32_t>(a->free_ms - b->free_ms) >= 0 ? a->free_ms : b->free_ms;
   keep->purged = purged;
+  keep->decommitted = a->decommitted || b->decommitted;
   keep->free_ms = newer;
   if (purged)
     lru_unlink(keep);
@@ -148,6 +165,7 @@ void PageHeap::insert_coalesced(Span* s) {
   s->free_ms = now_ms_;
   s->cls = kClsNone;
   s->purged = false;
+  s->decommitted = false;
   lru_push(s);
   Span* left = pm_->span(s->start - 1);
   if (left && left->state == SpanState::kFree && left->end_page() == s->start) {
@@ -299,9 +317,16 @@ void PageHeap::purge_decayed(bool force) {
   while (lru_head_ && now_ms_ - lru_head_->free_ms >= decay_ms_) purge_span(lru_head_);
 }
 
+bool PageHeap::commit_pages(uintptr_t page, size_t n) {
+  return src_.commit(src_.ctx, page_addr(page), n << kPageShift);
+}
+
 void PageHeap::purge_span(Span* s) {
   MM_ASSERT(s->state == SpanState::kFree && !s->purged && s->in_lru);
-  src_.purge(src_.ctx, s->base(), s->bytes());
+  if (limit_mode_ && src_.decommit(src_.ctx, s->base(), s->bytes()))
+    s->decommitted = true;
+  else
+    src_.purge(src_.ctx, s->base(), s->bytes());
   lru_unlink(s);
   s->purged = true;
   add_committed(-static_cast<ptrdiff_t>(s->npages));
@@ -338,6 +363,7 @@ bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
     Span* right = pm_->span(s->end_page());
     bool right_free = right && right->state == SpanState::kFree && right->start == s->end_page();
     if (right_free && right->npages >= delta) {
+      if (right->decommitted && !commit_pages(right->start, delta)) return false;
       list_remove(right);
       if (right->npages > delta) {
         right->start += delta;

@@ -16,7 +16,12 @@ namespace mm {
 struct PageSource {
   void* (*grow)(void* ctx, size_t bytes);           // kPageSize-aligned, or nullptr
   void (*purge)(void* ctx, void* p, size_t bytes);  // give pages to the OS
-  uint32_t (*now_ms)(void* ctx);                    // a coarse monotonic clock
+  // Under a data limit: give pages and their RLIMIT_DATA charge back (the range
+  // stays readable); false if it could not. commit makes such a range writable
+  // again; false when the limit refuses.
+  bool (*decommit)(void* ctx, void* p, size_t bytes);
+  bool (*commit)(void* ctx, void* p, size_t bytes);
+  uint32_t (*now_ms)(void* ctx);  // a coarse monotonic clock
   void* ctx;
 };
 
@@ -72,6 +77,13 @@ class PageHeap {
   void purge_decayed(bool force = false);
 
   void set_decay_ms(uint32_t ms) { decay_ms_ = ms; }
+  // A data limit is in play (an allocation failed under RLIMIT_DATA): purged pages
+  // are decommitted from then on, so that other mappings (thread stacks) can have
+  // the budget they were charged.
+  void set_limit_mode() {
+    LockGuard g(lock_);
+    limit_mode_ = true;
+  }
 
   // Gives the pages of [p, p + bytes) to the OS; they read as zero afterwards. For
   // a tier's own free memory (free chunks inside medium regions). No lock.
@@ -123,8 +135,10 @@ class PageHeap {
   uint32_t last_decay_ms_ = 0;    // clock at the last decay pass
   uint32_t now_ms_ = 0;           // clock at the last operation
   size_t freed_since_alloc_ = 0;  // pages: is the heap churning, or only freeing?
-  Span* lru_head_ = nullptr;      // oldest committed free span
-  Span* lru_tail_ = nullptr;      // newest
+  bool limit_mode_ = false;
+  bool commit_pages(uintptr_t page, size_t n);  // of a decommitted span, before use
+  Span* lru_head_ = nullptr;                    // oldest committed free span
+  Span* lru_tail_ = nullptr;                    // newest
   size_t grow_step_ = kHeapGrowPages;
   size_t purge_threshold_ = 2048;  // pages; the process sets MYMALLOC_RELEASE_THRESHOLD
   size_t total_pages_ = 0;

@@ -24,6 +24,7 @@ struct Span {
   SpanState state = SpanState::kFree;
   uint8_t cls = kClsNone;
   bool purged = false;       // free pages given back to the OS (page heap only)
+  bool decommitted = false;  // some pages may be read-only (page heap only): commit first
   uint32_t free_ms = 0;      // when it became free (page heap clock): decay purges it later
   bool in_lru = false;       // on the page heap's list of committed free spans
   Span* lru_next = nullptr;  // newer

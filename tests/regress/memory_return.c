@@ -105,6 +105,25 @@ static void pinned_threads(void) {
   for (int i = 0; i < 8; ++i) free(got[i]);
 }
 
+/* Under a data limit, fill the heap until malloc fails, free it all: threads (whose
+ * stacks are mappings charged to the same limit) can then be created. */
+static void* idle(void* arg) { return arg; }
+static void threads_after_free(void) {
+  const size_t max = 1 << 16;
+  void** t = table(max);
+  limit_to(vmdata_bytes() + (32 << 20));
+  size_t n = 0;
+  while (n < max && (t[n] = malloc(65536)) != NULL) memset(t[n++], 1, 65536);
+  for (size_t i = 0; i < n; ++i) free(t[i]);
+  int ok = 0;
+  pthread_t th[2];
+  for (int i = 0; i < 2; ++i) /* 8 MiB stacks each, the default */
+    if (pthread_create(&th[i], NULL, idle, NULL) == 0) ++ok;
+  for (int i = 0; i < ok; ++i) pthread_join(th[i], NULL);
+  say_num("threads_created_of_2=", (size_t)ok);
+  if (ok != 2) fail("freed memory still charged to the data limit");
+}
+
 /* 256 MiB in blocks of one size, all freed: RSS growth two seconds later, after
  * one more malloc/free pair, and after malloc_trim(0). */
 static void back_to_os(size_t size, size_t bound_later_mb, size_t bound_trim_mb) {
@@ -191,6 +210,8 @@ int main(int argc, char** argv) {
     pinned(4000, 4000, 300000);
   else if (!strcmp(c, "pinned_threads"))
     pinned_threads();
+  else if (!strcmp(c, "threads_after_free"))
+    threads_after_free();
   else if (!strcmp(c, "back_to_os"))
     back_to_os(a, 24, 8);
   else if (!strcmp(c, "reuse_16k_64"))

@@ -53,6 +53,9 @@ if [ "$quick" = 1 ]; then
     "realloc-mix|s|lower|realloc_mix %T 300"
     "footprint|RSS/live|lower|footprint 100000"
     "churn|s|lower|churn 5000000"
+    "larson-1000|ops/s|higher|larson %T 0.5 8 1000"
+    "large-churn|s|lower|large_churn 30000"
+    "phases|RSS/live|lower|phases 50 300"
   )
 else
   PROGRAMS=(
@@ -65,6 +68,9 @@ else
     "realloc-mix|s|lower|realloc_mix %T 2000"
     "footprint|RSS/live|lower|footprint 400000"
     "churn|s|lower|churn 30000000"
+    "larson-1000|ops/s|higher|larson %T 3 8 1000"
+    "large-churn|s|lower|large_churn 100000"
+    "phases|RSS/live|lower|phases 100 1100"
   )
 fi
 
@@ -168,4 +174,22 @@ plot "< awk -F'\t' '\$3 == \"glibc\"' $out/raw/rss.dat" using 5:xtic(1) title "g
      "< awk -F'\t' '\$3 == \"mymalloc\"' $out/raw/rss.dat" using 5 title "mymalloc"
 GP
   echo "bench: plots in $out/throughput.png and $out/peak-rss.png"
+
+  # RSS over time of the phase-changing server, one run per allocator.
+  for a in $ALLOCS; do
+    env ${LIB[$a]:+LD_PRELOAD=${LIB[$a]}} $bin/phases 100 $([ "$quick" = 1 ] && echo 300 || echo 1100) \
+      "$out/raw/rss-time-$a.dat" >/dev/null 2>&1
+  done
+  gnuplot <<GP 2>/dev/null
+set terminal pngcairo size 1200,650 noenhanced
+set output "$out/rss-over-time.png"
+set title "Server changing phases (stress/phases): resident memory over time, lower is better"
+set xlabel "seconds"
+set ylabel "MiB"
+set key left top
+plot $(for a in $ALLOCS; do style='lw 1.5'; [ $a = mymalloc ] && style='lw 3 lc rgb "red"'
+  printf '"%s" using ($1/1000):2 with lines %s title "%s", ' "$out/raw/rss-time-$a.dat" "$style" "$a"; done) \
+     "$out/raw/rss-time-mymalloc.dat" using (\$1/1000):3 with lines dt 2 lc rgb "black" title "live bytes"
+GP
+  echo "bench: RSS over time in $out/rss-over-time.png"
 fi

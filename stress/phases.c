@@ -5,8 +5,8 @@
  * phase_ms: each phase lasts at least this long (it sleeps the rest), as a
  * server's phases last seconds, not milliseconds.
  * First stdout line: final RSS / live bytes. With a trace file, writes
- * "milliseconds rss_mib live_mib" every 20000 operations to it (for the plot of
- * RSS over time). */
+ * "milliseconds rss_mib live_mib" about every 10 ms to it (for the plot of RSS over
+ * time). */
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,6 +38,17 @@ static uint64_t rnd(void) {
 /* Size ranges per phase: [lo, hi) bytes, uniform. */
 static const size_t kLo[10] = {16, 300, 16, 4096, 1000, 64, 20000, 16, 100000, 500};
 static const size_t kHi[10] = {256, 1024, 4096, 32768, 8000, 512, 200000, 65536, 1000000, 3000};
+
+/* Writes "ms rss_mib live_mib" when at least min_ms passed since the last line. */
+static void sample(FILE* trace, const struct timespec* t0, size_t live, double min_ms) {
+  static double last = -1e9;
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  double ms = (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+  if (ms - last < min_ms) return;
+  last = ms;
+  fprintf(trace, "%.0f %.1f %.1f\n", ms, (double)rss_bytes() / 1048576.0, (double)live / 1048576.0);
+}
 
 typedef struct {
   char** p;
@@ -81,12 +92,7 @@ int main(int argc, char** argv) {
           live -= prev.n[i];
         }
       }
-      if (trace && ++ops % 20000 == 0) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        fprintf(trace, "%.0f %.1f %.1f\n",
-                (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6,
-                (double)rss_bytes() / 1048576.0, (double)live / 1048576.0);
-      }
+      if (trace && ++ops % 256 == 0) sample(trace, &t0, live, 10);
     }
     for (size_t i = freed; i < prev.count; ++i) {
       if (rnd() % 20 == 0 && keep.count < keep_cap) {
@@ -102,9 +108,11 @@ int main(int argc, char** argv) {
     prev = cur;
     clock_gettime(CLOCK_MONOTONIC, &t);
     long spent = (t.tv_sec - start.tv_sec) * 1000 + (t.tv_nsec - start.tv_nsec) / 1000000;
-    if (spent < phase_ms) {
-      struct timespec rest = {(phase_ms - spent) / 1000, (phase_ms - spent) % 1000 * 1000000};
+    for (; spent < phase_ms; spent += 50) { /* idle, sampled every 50 ms */
+      long step = phase_ms - spent < 50 ? phase_ms - spent : 50;
+      struct timespec rest = {0, step * 1000000};
       nanosleep(&rest, NULL);
+      if (trace) sample(trace, &t0, live, 0);
     }
   }
   /* The last phase ends too: its survivors stay, the rest is freed. */
@@ -121,10 +129,7 @@ int main(int argc, char** argv) {
   free(prev.n);
   size_t rss = rss_bytes();
   if (trace) {
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    fprintf(trace, "%.0f %.1f %.1f\n",
-            (double)(t.tv_sec - t0.tv_sec) * 1e3 + (double)(t.tv_nsec - t0.tv_nsec) / 1e6,
-            (double)rss / 1048576.0, (double)live / 1048576.0);
+    sample(trace, &t0, live, 0);
     fclose(trace);
   }
   printf("%.3f\n", (double)rss / (double)live);

@@ -236,7 +236,8 @@ TEST_CASE("page heap: past the threshold, a churning heap keeps what it freed la
   f.ph.free(x);
   f.ph.free(s[3]);
   f.ph.free(s[5]);
-  CHECK(f.ph.stats().free_pages - f.ph.stats().purged_pages <= 5);
+  CHECK(f.os.purged.size() >= 2);
+  CHECK(f.ph.stats().free_pages - f.ph.stats().purged_pages <= 10);
 }
 
 TEST_CASE("page heap: cut frees the middle of a span; both ends keep their state") {

@@ -53,6 +53,9 @@ constexpr size_t kRegionReturnMin = 256 * 1024;
 constexpr size_t kPurgeChunkMin = 32 * 1024;
 // Chunks looked at for a best fit inside one ranged medium bin.
 constexpr int kFitScan = 32;
+// Fitting spans a ranged page-heap list is searched through for the best fit,
+// most recently freed first (their first pages are still in the cache).
+constexpr int kLargeFitScan = 4;
 // Chunks parked on another thread's heap before the freeing thread merges them
 // itself (when the owner is idle and its lock free).
 constexpr uint32_t kRemoteDrainAt = 64;

@@ -70,7 +70,7 @@ class PageHeap {
   // what it freed will not be allocated again by it). Takes the lock.
   void purge_excess() {
     LockGuard g(lock_);
-    if (committed_free_pages_ > purge_threshold_) purge_free(purge_threshold_ / 2);
+    if (committed_free_pages_ > threshold_pages()) purge_free(threshold_pages() / 2);
   }
   // Purges the committed free spans that have been free for the decay time or
   // longer; at most one pass per quarter of the decay time unless forced.
@@ -82,7 +82,7 @@ class PageHeap {
   // the budget they were charged.
   void set_limit_mode() {
     LockGuard g(lock_);
-    limit_mode_ = true;
+    __atomic_store_n(&limit_mode_, true, __ATOMIC_RELAXED);  // medium heaps read it unlocked
   }
 
   // Gives the pages of [p, p + bytes) to the OS; they read as zero afterwards. For
@@ -90,7 +90,7 @@ class PageHeap {
   void purge_range(void* p, size_t bytes) { src_.purge(src_.ctx, p, bytes); }
   uint32_t now_ms() { return src_.now_ms(src_.ctx); }
   uint32_t decay_ms() const { return decay_ms_; }
-  size_t purge_threshold_bytes() const { return purge_threshold_ << kPageShift; }
+  size_t purge_threshold_bytes() const { return threshold_pages() << kPageShift; }
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
   void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }
@@ -121,6 +121,10 @@ class PageHeap {
   // both were, and as new as the newer.
   Span* merge(Span* a, Span* b);
   void insert_coalesced(Span* s);
+  // Merges s (free, unlisted) with free neighbours of the same kind and lists it.
+  void merge_neighbours(Span* s, bool purged);
+  // Before growing: merges committed free spans with purged free neighbours.
+  bool merge_mixed();
   Span* alloc_locked(size_t npages, SpanState st, uint8_t cls);
   void free_locked(Span* s, bool mapped = false);  // mapped: s's entries point at s
   Span* new_span(uintptr_t start, size_t npages);
@@ -136,6 +140,11 @@ class PageHeap {
   uint32_t now_ms_ = 0;           // clock at the last operation
   size_t freed_since_alloc_ = 0;  // pages: is the heap churning, or only freeing?
   bool limit_mode_ = false;
+  // Under a data limit a quarter: free pages there cost other mappings their budget.
+  size_t threshold_pages() const {
+    return __atomic_load_n(&limit_mode_, __ATOMIC_RELAXED) ? purge_threshold_ / 4
+                                                           : purge_threshold_;
+  }
   bool commit_pages(uintptr_t page, size_t n);  // of a decommitted span, before use
   Span* lru_head_ = nullptr;                    // oldest committed free span
   Span* lru_tail_ = nullptr;                    // newest

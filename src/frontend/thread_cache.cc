@@ -14,6 +14,7 @@
 #include "../page/page_heap.h"
 #include "allocator.h"
 #include "medium_backend.h"
+#include "parked_cache.h"
 #include "small_backend.h"
 
 namespace mm {
@@ -55,15 +56,16 @@ void tc_unregister(ThreadCache* tc) {
   tc->reg_next = tc->reg_prev = nullptr;
 }
 
-bool park_cache(ThreadCache* tc);
-
 // pthread key destructor: runs when the thread exits. Allocation keeps working in
 // this thread afterwards (state kCacheDead goes straight to the back ends).
 void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
   stash_drain_pending(tc);
   tc->bins[kClsMedium].max = 0;  // from now on every medium free goes slow
-  if (!park_cache(tc)) thread_cache_flush(tc);
+  if (park_bins(tc->bins))
+    tc->max_bytes = 0;
+  else
+    thread_cache_flush(tc);
   tc_unregister(tc);
   heap_registry().detach(tc->heap);
   tc->heap = nullptr;
@@ -162,54 +164,6 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   MM_ASSERT(b.max <= bin_cap(bin) && tc->max_bytes <= g_config.tcache_bytes);
 }
 
-// Parked caches: the bins of exited threads, kept whole for the next thread to
-// take over, as mimalloc reclaims abandoned pages. Programs that run a thread per
-// task (larson hands its work to a new thread every 20000 operations) then skip
-// both the flush at exit and the slow start in the successor.
-struct ParkedCache {
-  Bin bins[kNumBins];
-  ParkedCache* next;
-  uint32_t parked_ms;  // a cache, not a pool: flushed when no thread took it soon
-};
-Lock g_park_lock{LockRank::kParked};
-ParkedCache* g_parked = nullptr;
-uint32_t g_parked_count = 0;
-MetaPool<ParkedCache> g_park_pool;
-
-bool park_cache(ThreadCache* tc) {
-  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) >= kMaxParked) return false;
-  LockGuard g(g_park_lock);
-  if (g_parked_count >= kMaxParked) return false;
-  ParkedCache* pc = g_park_pool.alloc();
-  if (!pc) return false;
-  for (uint32_t bin = 0; bin < kNumBins; ++bin) {
-    pc->bins[bin] = tc->bins[bin];
-    tc->bins[bin] = Bin{nullptr, 0, 0};
-  }
-  tc->max_bytes = 0;
-  pc->parked_ms = os::now_ms();
-  pc->next = g_parked;
-  g_parked = pc;
-  __atomic_store_n(&g_parked_count, g_parked_count + 1, __ATOMIC_RELAXED);
-  return true;
-}
-
-void free_parked(ParkedCache* pc) {
-  LockGuard g(g_park_lock);
-  g_park_pool.free(pc);
-}
-
-ParkedCache* take_parked() {
-  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) == 0) return nullptr;
-  LockGuard g(g_park_lock);
-  ParkedCache* pc = g_parked;
-  if (pc) {
-    g_parked = pc->next;
-    __atomic_store_n(&g_parked_count, g_parked_count - 1, __ATOMIC_RELAXED);
-  }
-  return pc;
-}
-
 // Takes over a parked cache: its bins fill our empty ones; where we already hold
 // objects, its objects go back to the back ends. The budget bound is recomputed.
 void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
@@ -303,7 +257,7 @@ void thread_cache_scavenge(ThreadCache* tc) {
 
 void* cache_refill(ThreadCache* tc, uint32_t bin) {
   Bin& b = tc->bins[bin];
-  if (MM_UNLIKELY(__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) != 0)) {
+  if (MM_UNLIKELY(any_parked())) {
     if (ParkedCache* pc = take_parked()) {
       adopt_parked(tc, pc);
       if (void* p = bin_take(b)) return p;
@@ -348,27 +302,11 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
 }
 
 void thread_cache_age_parked() {
-  if (__atomic_load_n(&g_parked_count, __ATOMIC_RELAXED) == 0) return;
-  uint32_t now = os::now_ms();
-  ParkedCache* old = nullptr;
-  {
-    LockGuard g(g_park_lock);
-    for (ParkedCache** at = &g_parked; *at;) {
-      if (now - (*at)->parked_ms < kParkedMaxMs) {
-        at = &(*at)->next;
-        continue;
-      }
-      ParkedCache* pc = *at;
-      *at = pc->next;
-      pc->next = old;
-      old = pc;
-      __atomic_store_n(&g_parked_count, g_parked_count - 1, __ATOMIC_RELAXED);
-    }
-  }
-  while (ParkedCache* pc = old) {
-    old = pc->next;
+  for (ParkedCache* pc = take_aged_parked(); pc;) {
+    ParkedCache* next = pc->next;
     return_bins(nullptr, pc->bins);
     free_parked(pc);
+    pc = next;
   }
 }
 
@@ -381,7 +319,7 @@ void thread_cache_flush_parked() {
 
 void thread_cache_locks(void (*op)(Lock&)) {
   op(g_tc_lock);
-  op(g_park_lock);
+  op(parked_lock());
 }
 
 void thread_cache_fork_child() {
@@ -396,23 +334,9 @@ void thread_cache_for_each(F f) {
   for (ThreadCache* tc = g_tc_head; tc; tc = tc->reg_next) f(tc);
 }
 
-namespace {
-// Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).
-size_t cached_bytes(Bin* bins) {
-  size_t total = 0;
-  for (uint32_t bin = 1; bin < kNumBins; ++bin)
-    total += size_t{__atomic_load_n(&bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
-  return total;
-}
-}  // namespace
-
 size_t thread_cache_bytes() {
-  size_t total = 0;
-  {
-    LockGuard g(g_park_lock);
-    for (ParkedCache* pc = g_parked; pc; pc = pc->next) total += cached_bytes(pc->bins);
-  }
-  thread_cache_for_each([&](ThreadCache* tc) { total += cached_bytes(tc->bins); });
+  size_t total = parked_bytes();
+  thread_cache_for_each([&](ThreadCache* tc) { total += bins_bytes(tc->bins); });
   return total;
 }
 

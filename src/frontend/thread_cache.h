@@ -116,6 +116,14 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   return true;
 }
 
+// Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).
+inline size_t bins_bytes(const Bin* bins) {
+  size_t total = 0;
+  for (uint32_t bin = 1; bin < kNumBins; ++bin)
+    total += size_t{__atomic_load_n(&bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
+  return total;
+}
+
 // Set-up and teardown (thread_cache.cc).
 void thread_cache_init_key();
 ThreadCache* thread_cache_setup();         // the current thread's cache, active, or nullptr if dead

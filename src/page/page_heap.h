@@ -32,6 +32,8 @@ struct PageHeapStats {
   size_t free_spans;
 };
 
+// Methods are defined in page_heap.cc, and those of purging (the committed-span
+// list, decay, decommitting) in page_purge.cc.
 class PageHeap {
  public:
   static constexpr size_t kMaxExact = 128;  // free lists by exact length up to here

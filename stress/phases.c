@@ -56,6 +56,18 @@ typedef struct {
   size_t count;
 } Phase;
 
+/* Block i of a phase that ends: one in 20 survives (moves to keep), the rest is
+ * freed. Returns the bytes freed. */
+static size_t retire(Phase* ph, size_t i, Phase* keep, size_t keep_cap) {
+  if (rnd() % 20 == 0 && keep->count < keep_cap) {
+    keep->p[keep->count] = ph->p[i];
+    keep->n[keep->count++] = ph->n[i];
+    return 0;
+  }
+  free(ph->p[i]);
+  return ph->n[i];
+}
+
 int main(int argc, char** argv) {
   size_t per_phase = (argc > 1 ? strtoul(argv[1], NULL, 10) : 200) << 20;
   long phase_ms = argc > 2 ? atol(argv[2]) : 0;
@@ -84,24 +96,12 @@ int main(int argc, char** argv) {
       /* Free the previous phase as this one grows: one of its blocks per new one. */
       if (freed < prev.count) {
         size_t i = freed++;
-        if (rnd() % 20 == 0 && keep.count < keep_cap) {
-          keep.p[keep.count] = prev.p[i];
-          keep.n[keep.count++] = prev.n[i];
-        } else {
-          free(prev.p[i]);
-          live -= prev.n[i];
-        }
+        live -= retire(&prev, i, &keep, keep_cap);
       }
       if (trace && ++ops % 256 == 0) sample(trace, &t0, live, 10);
     }
     for (size_t i = freed; i < prev.count; ++i) {
-      if (rnd() % 20 == 0 && keep.count < keep_cap) {
-        keep.p[keep.count] = prev.p[i];
-        keep.n[keep.count++] = prev.n[i];
-      } else {
-        free(prev.p[i]);
-        live -= prev.n[i];
-      }
+      live -= retire(&prev, i, &keep, keep_cap);
     }
     free(prev.p);
     free(prev.n);
@@ -117,13 +117,7 @@ int main(int argc, char** argv) {
   }
   /* The last phase ends too: its survivors stay, the rest is freed. */
   for (size_t i = 0; i < prev.count; ++i) {
-    if (rnd() % 20 == 0 && keep.count < keep_cap) {
-      keep.p[keep.count] = prev.p[i];
-      keep.n[keep.count++] = prev.n[i];
-    } else {
-      free(prev.p[i]);
-      live -= prev.n[i];
-    }
+    live -= retire(&prev, i, &keep, keep_cap);
   }
   free(prev.p);
   free(prev.n);

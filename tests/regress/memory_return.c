@@ -9,19 +9,6 @@
 
 #include "regress.h"
 
-/* Resident bytes of this process (/proc/self/statm, no stdio). */
-static size_t rss_bytes(void) {
-  static char buf[256];
-  int fd = open("/proc/self/statm", O_RDONLY);
-  if (fd < 0) return 0;
-  ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return 0;
-  buf[n] = 0;
-  char* p = strchr(buf, ' ');
-  return p ? (size_t)strtoul(p + 1, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE) : 0;
-}
-
 static void limit_to(size_t bytes) {
   struct rlimit rl = {bytes, bytes};
   if (setrlimit(RLIMIT_DATA, &rl) != 0) fail("setrlimit");

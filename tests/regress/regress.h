@@ -27,19 +27,26 @@ static inline void fail(const char* what) {
   exit(1);
 }
 
-/* VmData of this process in bytes, read without stdio. */
-static inline size_t vmdata_bytes(void) {
+/* The number after `key` in /proc/self/<file>, read without stdio. */
+static inline size_t proc_number(const char* file, const char* key) {
   static char buf[4096];
-  int fd = open("/proc/self/status", O_RDONLY);
+  char path[64] = "/proc/self/";
+  strcat(path, file);
+  int fd = open(path, O_RDONLY);
   if (fd < 0) return 0;
   ssize_t n = read(fd, buf, sizeof buf - 1);
   close(fd);
   if (n <= 0) return 0;
   buf[n] = 0;
-  char* p = strstr(buf, "VmData:");
-  if (!p) return 0;
-  return (size_t)strtoul(p + 7, NULL, 10) * 1024;
+  char* p = strstr(buf, key);
+  return p ? (size_t)strtoul(p + strlen(key), NULL, 10) : 0;
 }
+
+/* VmData of this process in bytes. */
+static inline size_t vmdata_bytes(void) { return proc_number("status", "VmData:") * 1024; }
+
+/* Resident bytes of this process. */
+static inline size_t rss_bytes(void) { return proc_number("status", "VmRSS:") * 1024; }
 
 static size_t g_peak_vmdata, g_base_vmdata;
 static inline void sample_vmdata(void) {

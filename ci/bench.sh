@@ -55,6 +55,7 @@ if [ "$quick" = 1 ]; then
     "churn|s|lower|churn 5000000"
     "larson-1000|ops/s|higher|larson %T 0.5 8 1000"
     "large-churn|s|lower|large_churn 30000"
+    "realloc-growth|s|lower|realloc_growth 4 16"
     "phases|RSS/live|lower|phases 50 300"
   )
 else
@@ -70,6 +71,7 @@ else
     "churn|s|lower|churn 30000000"
     "larson-1000|ops/s|higher|larson %T 3 8 1000"
     "large-churn|s|lower|large_churn 100000"
+    "realloc-growth|s|lower|realloc_growth 8 32"
     "phases|RSS/live|lower|phases 100 1100"
   )
 fi

@@ -279,3 +279,25 @@ TEST_CASE("allocator: thread churn, free-only threads, allocation after the cach
   }
   CHECK(g_late_ok == 50 / kScale * 20);
 }
+
+TEST_CASE("allocator: a large block that moves to grow keeps its contents (pages moved)") {
+  for (size_t old : {size_t{1} << 20, (size_t{3} << 20) + 12345, size_t{9} << 20}) {
+    auto* p = static_cast<unsigned char*>(alloc(old));
+    REQUIRE(p);
+    void* blocker = alloc(old);  // right behind p: it cannot grow in place
+    for (size_t i = 0; i < old; i += 61) p[i] = static_cast<unsigned char>(i * 7);
+    p[old - 1] = 0xa5;
+    auto* q = static_cast<unsigned char*>(realloc_block(p, 2 * old));
+    REQUIRE(q);
+    for (size_t i = 0; i < old; i += 61) REQUIRE(q[i] == static_cast<unsigned char>(i * 7));
+    CHECK(q[old - 1] == 0xa5);
+    memset(q + old, 1, old);                            // the new part is ours to write
+    auto* r = static_cast<unsigned char*>(alloc(old));  // p's old pages are usable again
+    REQUIRE(r);
+    memset(r, 2, old);
+    for (size_t i = 0; i < old; i += 61) REQUIRE(q[i] == static_cast<unsigned char>(i * 7));
+    dealloc(r);
+    dealloc(q);
+    dealloc(blocker);
+  }
+}

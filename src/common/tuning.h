@@ -65,6 +65,10 @@ constexpr uint32_t kRemoteDrainAt = 64;
 // clock: 4 ms steps).
 constexpr uint32_t kPurgeGraceMs = 50;
 
+// realloc moves a large block of at least this size by moving its pages (mremap)
+// instead of copying them: below it a copy costs less than the system call.
+constexpr size_t kMovePagesMin = 1 << 20;
+
 // Pages the page heap asks the OS for at least (64 KiB; glibc pads by 128 KiB).
 constexpr size_t kHeapGrowPages = 8;
 

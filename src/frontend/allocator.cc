@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/config.h"
+#include "../common/tuning.h"
 #include "../medium/medium_heap.h"
 #include "../os/os.h"
 #include "../page/page_heap.h"
@@ -229,7 +230,16 @@ void* realloc_block(void* p, size_t n) {
   if (n > old && old + old / 4 > n) q = alloc_quiet(old + old / 4);
   if (!q) q = alloc(n);
   if (!q) return nullptr;  // the old block stays intact
-  memcpy(q, p, old < n ? old : n);
+  size_t keep = old < n ? old : n;
+  // A large block moving to a large block: the kernel moves its pages instead of
+  // copying them (glibc grows its mmapped chunks with mremap); its old range stays
+  // mapped, empty. Anything else, or a kernel that refuses, copies.
+  if (keep < kMovePagesMin || cls != kClsLarge || class_of_fast(page_of(q)) != kClsLarge ||
+      !os::move_pages(p, q, keep & ~(kPageSize - 1)))
+    memcpy(q, p, keep);
+  else
+    memcpy(static_cast<char*>(q) + (keep & ~(kPageSize - 1)),
+           static_cast<char*>(p) + (keep & ~(kPageSize - 1)), keep & (kPageSize - 1));
   dealloc(p);
   return q;
 }

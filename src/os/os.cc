@@ -90,6 +90,16 @@ bool commit(void* p, size_t bytes) {
   return mprotect(p, bytes, PROT_READ | PROT_WRITE) == 0;
 }
 
+bool move_pages(void* from, void* to, size_t bytes) {
+#if defined(MREMAP_DONTUNMAP)
+  ErrnoKeeper keep;
+  return mremap(from, bytes, bytes, MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP, to) == to;
+#else
+  (void)from, (void)to, (void)bytes;
+  return false;
+#endif
+}
+
 bool data_limited() {
   struct rlimit rl;
   return getrlimit(RLIMIT_DATA, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY;

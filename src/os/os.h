@@ -25,6 +25,12 @@ void* map(size_t bytes);
 bool decommit(void* p, size_t bytes);
 // Makes a decommitted range writable (charged again); false when the limit refuses.
 bool commit(void* p, size_t bytes);
+// Moves the pages of [from, from + bytes) to [to, to + bytes) (both page aligned,
+// both ours) without copying them (mremap, MREMAP_DONTUNMAP): `to`'s old pages
+// are dropped and `from` stays mapped, reading zeros. False if the kernel refused
+// (older than 5.13, or out of mappings): nothing moved then.
+bool move_pages(void* from, void* to, size_t bytes);
+
 // Whether RLIMIT_DATA is finite now.
 bool data_limited();
 

@@ -15,4 +15,11 @@ for t in 1 2 "$cores" $((cores * 2)); do
   run "$s/larson" "$t" 10 | head -1
   run "$s/larson" "$t" 5 7 8000 | head -1
 done
+run "$s/realloc_growth" 16 64 | head -1
+run "$s/large_churn" 300000 | head -1
+run "$s/phases" 200 | head -1
+# The debug build, every invariant checked, on the verifying programs.
+[ -f "$build/libmymalloc-debug.so" ] && lib=$(cd "$build" && pwd)/libmymalloc-debug.so
+run "$s/verify_stress" "$cores" 50 20000
+run "$s/realloc_growth" 8 32 | head -1
 echo "stress: ok"

@@ -51,6 +51,9 @@ constexpr size_t kRegionReturnMin = 256 * 1024;
 // purged by decay (all of them on trim): the gaps that survivors leave between
 // them, too small to split a region for.
 constexpr size_t kPurgeChunkMin = 32 * 1024;
+// System calls one decay pass of a central list or a medium heap makes at most
+// (it holds that lock meanwhile); what is left waits for the next pass.
+constexpr int kPurgeCallsPerPass = 256;
 // Chunks looked at for a best fit inside one ranged medium bin.
 constexpr int kFitScan = 32;
 // Fitting spans a ranged page-heap list is searched through for the best fit,

@@ -369,10 +369,11 @@ void MediumHeap::purge_free_chunks(Purge which) {
     last_decay_ms_ = now;
   }
   constexpr size_t kOsPage = 4096;  // madvise's unit
+  int calls = 0;                    // the heap's lock is held: a pass stops after a bounded number
   // Chunks with at least one whole OS page past their links: from this bin up.
   for (size_t b = all ? free_bin_of(3 * kOsPage) : free_bin_of(kPurgeChunkMin); b < kNumFreeBins;
        ++b) {
-    for (FreeChunk* f = bins_[b]; f; f = f->next) {
+    for (FreeChunk* f = bins_[b]; f && (all || calls < kPurgeCallsPerPass); f = f->next) {
       Chunk* c = &f->hdr;
       if (c->has_flag(kChunkPurged)) continue;
       if (which == Purge::kDecayed && !c->has_flag(kChunkSeen)) {
@@ -383,6 +384,7 @@ void MediumHeap::purge_free_chunks(Purge which) {
       auto hi = (reinterpret_cast<uintptr_t>(c) + c->size()) & ~(kOsPage - 1);
       if (hi > lo) ph_->purge_range(reinterpret_cast<void*>(lo), hi - lo);
       c->add_flag(kChunkPurged);
+      ++calls;
     }
   }
 }

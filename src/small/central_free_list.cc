@@ -177,19 +177,33 @@ bool all_returned(const Span* s, uint32_t lo, uint32_t hi) {
 size_t CentralFreeList::purge_free_pages(bool all) {
   constexpr size_t kOsPage = 4096;  // madvise's unit
   size_t purged = 0;
+  int calls = 0;
   LockGuard g(lock_);  // held across madvise: an object handed out meanwhile would lose its data
   for (Span* s = nonempty_.next; s != &nonempty_; s = s->next) {
     bool idle = s->returned == s->seen_returned;
     s->seen_returned = s->returned;
     if (s->objects_purged || s->returned == 0 || (!all && !idle)) continue;
+    // A decay pass stops after a bounded number of system calls: the lock is held,
+    // and the rest waits for the next pass.
+    if (!all && calls >= kPurgeCallsPerPass) break;
     auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->base()) / size_);
-    for (size_t off = 0; off < static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
-      auto lo = static_cast<uint32_t>(off / size_);
-      auto hi = static_cast<uint32_t>((off + kOsPage - 1) / size_);
-      if (hi >= carved) hi = carved - 1;
-      if (!all_returned(s, lo, hi)) continue;
-      ph_->purge_range(s->base() + off, kOsPage);
-      purged += kOsPage;
+    size_t run = 0;  // purgeable bytes ending at off: one call per run of OS pages
+    for (size_t off = 0; off <= static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
+      bool free_page = false;
+      if (off < static_cast<size_t>(s->bump - s->base())) {
+        auto lo = static_cast<uint32_t>(off / size_);
+        auto hi = static_cast<uint32_t>((off + kOsPage - 1) / size_);
+        if (hi >= carved) hi = carved - 1;
+        free_page = all_returned(s, lo, hi);
+      }
+      if (free_page) {
+        run += kOsPage;
+      } else if (run) {
+        ph_->purge_range(s->base() + off - run, run);
+        purged += run;
+        run = 0;
+        ++calls;
+      }
     }
     s->objects_purged = true;
   }

@@ -56,6 +56,7 @@ if [ "$quick" = 1 ]; then
     "larson-1000|ops/s|higher|larson %T 0.5 8 1000"
     "large-churn|s|lower|large_churn 30000"
     "realloc-growth|s|lower|realloc_growth 4 16"
+    "malloc-large|s|lower|malloc_large 500"
     "phases|RSS/live|lower|phases 50 300"
   )
 else
@@ -72,6 +73,7 @@ else
     "larson-1000|ops/s|higher|larson %T 3 8 1000"
     "large-churn|s|lower|large_churn 100000"
     "realloc-growth|s|lower|realloc_growth 8 32"
+    "malloc-large|s|lower|malloc_large 2000"
     "phases|RSS/live|lower|phases 100 1100"
   )
 fi

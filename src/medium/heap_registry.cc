@@ -46,7 +46,7 @@ void HeapRegistry::detach(MediumHeap* h) {
     // Nobody will take this heap's lock for a while: merge what others parked and
     // return its free top region.
     LockGuard hg(h->lock());
-    h->trim();
+    h->trim(h->free_bytes() > kOrphanPurgeMin);
   }
 }
 

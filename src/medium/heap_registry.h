@@ -3,6 +3,7 @@
 // is an orphan: frees go into it directly, and the next new thread adopts it.
 #pragma once
 #include "../common/lock.h"
+#include "../common/tuning.h"
 #include "../meta/meta.h"
 #include "medium_heap.h"
 

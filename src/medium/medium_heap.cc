@@ -355,10 +355,10 @@ void MediumHeap::drain_remote() {
   }
 }
 
-void MediumHeap::trim() {
+void MediumHeap::trim(bool purge) {
   drain_remote();
   if (top_region_) return_if_free(top_region_);
-  purge_free_chunks(Purge::kAll);
+  if (purge) purge_free_chunks(Purge::kAll);
 }
 
 void MediumHeap::purge_free_chunks(Purge which) {

@@ -48,7 +48,10 @@ class MediumHeap {
   void purge_free_chunks(Purge which);
   // Returns wholly free regions, the newest included (memory pressure, trim, a
   // heap whose threads have all exited).
-  void trim();
+  // purge: also the whole pages inside free chunks (malloc_trim, pressure, and a
+  // heap orphaned with more than kOrphanPurgeMin free).
+  void trim(bool purge = true);
+  size_t free_bytes() const { return region_bytes_ - used_bytes_; }
   MediumHeapStats stats() const { return MediumHeapStats{region_bytes_, used_bytes_, regions_}; }
 
   // Any thread, no lock: parks a chunk for the owner to free at its next lock.

@@ -58,7 +58,7 @@ constexpr int kPurgeCallsPerPass = 256;
 // holds more than this free: programs that run a thread per task orphan small
 // heaps all the time (purging those cost larson 5% at two threads), while the
 // heap of a thread that did real work should not keep its pages.
-constexpr size_t kOrphanPurgeMin = 512 << 10;
+constexpr size_t kOrphanPurgeMin = 2 << 20;
 // Chunks looked at for a best fit inside one ranged medium bin.
 constexpr int kFitScan = 32;
 // Fitting spans a ranged page-heap list is searched through for the best fit,

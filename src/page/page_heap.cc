@@ -170,26 +170,6 @@ void PageHeap::insert_coalesced(Span* s) {
   merge_neighbours(s, false);
 }
 
-void PageHeap::merge_neighbours(Span* s, bool purged) {
-  // Committed spans merge with committed neighbours, purged with purged ones (as
-  // jemalloc keeps dirty and muzzy extents apart): a merged span is purged whole,
-  // and madvising pages purged already cost large-block churn 12% of its time.
-  // merge_mixed joins the two kinds when an allocation would otherwise grow.
-  Span* left = pm_->span(s->start - 1);
-  if (left && left->state == SpanState::kFree && left->end_page() == s->start &&
-      left->purged == purged) {
-    list_remove(left);
-    s = merge(left, s);
-  }
-  Span* right = pm_->span(s->end_page());
-  if (right && right->state == SpanState::kFree && right->start == s->end_page() &&
-      right->purged == purged) {
-    list_remove(right);
-    s = merge(s, right);
-  }
-  list_insert(s);
-}
-
 bool PageHeap::grow(size_t npages) {
   // When the top span is free and the OS extends the heap contiguously, only the
   // shortfall is needed: the new pages merge with the top span.

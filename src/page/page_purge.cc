@@ -8,6 +8,26 @@
 
 namespace mm {
 
+void PageHeap::merge_neighbours(Span* s, bool purged) {
+  // Committed spans merge with committed neighbours, purged with purged ones (as
+  // jemalloc keeps dirty and muzzy extents apart): a merged span is purged whole,
+  // and madvising pages purged already cost large-block churn 12% of its time.
+  // merge_mixed joins the two kinds when an allocation would otherwise grow.
+  Span* left = pm_->span(s->start - 1);
+  if (left && left->state == SpanState::kFree && left->end_page() == s->start &&
+      left->purged == purged) {
+    list_remove(left);
+    s = merge(left, s);
+  }
+  Span* right = pm_->span(s->end_page());
+  if (right && right->state == SpanState::kFree && right->start == s->end_page() &&
+      right->purged == purged) {
+    list_remove(right);
+    s = merge(s, right);
+  }
+  list_insert(s);
+}
+
 bool PageHeap::merge_mixed() {
   bool merged = false;
   for (Span* s = lru_head_; s;) {

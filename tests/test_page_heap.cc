@@ -211,11 +211,11 @@ TEST_CASE("page heap: free spans decay to the OS, oldest first, after the decay 
   f.ph.free(b);  // at 600 ms
   CHECK(f.os.purged.empty());
   f.os.clock_ms = 1100;  // a is due, b is not
-  f.ph.purge_decayed(true);
+  f.ph.purge_decayed();
   REQUIRE(f.os.purged.size() == 1);
   CHECK(reinterpret_cast<uintptr_t>(f.os.purged[0].first) == a_base);
   f.os.clock_ms = 1700;
-  f.ph.purge_decayed(true);
+  f.ph.purge_decayed();
   CHECK(f.os.purged.size() == 2);
   CHECK(f.ph.stats().purged_pages == 8);
 }

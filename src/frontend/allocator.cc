@@ -231,15 +231,15 @@ void* realloc_block(void* p, size_t n) {
   if (!q) q = alloc(n);
   if (!q) return nullptr;  // the old block stays intact
   size_t keep = old < n ? old : n;
-  // A large block moving to a large block: the kernel moves its pages instead of
-  // copying them (glibc grows its mmapped chunks with mremap); its old range stays
-  // mapped, empty. Anything else, or a kernel that refuses, copies.
+  // A large block moving to a large block: the kernel moves its whole pages
+  // instead of copying them (glibc grows its mmapped chunks with mremap); its old
+  // range stays mapped, empty. The rest, or everything when the kernel refuses,
+  // is copied.
+  size_t moved = keep & ~(kPageSize - 1);
   if (keep < kMovePagesMin || cls != kClsLarge || class_of_fast(page_of(q)) != kClsLarge ||
-      !os::move_pages(p, q, keep & ~(kPageSize - 1)))
-    memcpy(q, p, keep);
-  else
-    memcpy(static_cast<char*>(q) + (keep & ~(kPageSize - 1)),
-           static_cast<char*>(p) + (keep & ~(kPageSize - 1)), keep & (kPageSize - 1));
+      !os::move_pages(p, q, moved))
+    moved = 0;
+  memcpy(static_cast<char*>(q) + moved, static_cast<char*>(p) + moved, keep - moved);
   dealloc(p);
   return q;
 }

@@ -10,6 +10,15 @@
 
 namespace mm {
 
+namespace {
+// Every free page of the central lists' slabs and of the page heap to the OS.
+void purge_all_free() {
+  small_purge_free_pages(true);
+  LockGuard g(page_heap().lock());
+  page_heap().purge_free(0);
+}
+}  // namespace
+
 void relieve_pressure() {
   ensure_init();
   if (ThreadCache* tc = thread_cache_setup()) thread_cache_flush(tc);
@@ -23,9 +32,7 @@ void relieve_pressure() {
   // (thread stacks) need it as much as this heap does.
   if (os::data_limited()) {
     page_heap().set_limit_mode();
-    small_purge_free_pages(true);
-    LockGuard g(page_heap().lock());
-    page_heap().purge_free(0);
+    purge_all_free();
   }
 }
 
@@ -37,10 +44,8 @@ void scavenge_caches() {
 }
 
 void purge_free_memory() {
-  relieve_pressure();
-  small_purge_free_pages(true);
-  LockGuard g(page_heap().lock());
-  page_heap().purge_free(0);
+  relieve_pressure();  // under a data limit it purged everything already
+  if (!os::data_limited()) purge_all_free();
 }
 
 namespace {
@@ -58,7 +63,7 @@ void decay_if_due() {
     return;
   {
     LockGuard g(page_heap().lock());
-    page_heap().purge_decayed(true);
+    page_heap().purge_decayed();
   }
   small_purge_free_pages(false);
 }

@@ -48,7 +48,7 @@ void PageHeap::list_insert(Span* s) {
   size_t i = list_index(s->npages);
   nonempty_[i / 64] |= uint64_t{1} << (i % 64);
   free_pages_ += s->npages;
-  if (!s->purged) add_committed(static_cast<ptrdiff_t>(s->npages));
+  if (!s->purged) committed_free_pages_ += s->npages;
   ++free_spans_;
 }
 
@@ -68,7 +68,7 @@ void PageHeap::list_remove(Span* s) {
     nonempty_[i / 64] &= ~(uint64_t{1} << (i % 64));
   }
   free_pages_ -= s->npages;
-  if (!s->purged) add_committed(-static_cast<ptrdiff_t>(s->npages));
+  if (!s->purged) committed_free_pages_ -= s->npages;
   --free_spans_;
 }
 

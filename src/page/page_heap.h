@@ -75,8 +75,8 @@ class PageHeap {
     if (committed_free_pages_ > threshold_pages()) purge_free(threshold_pages() / 2);
   }
   // Purges the committed free spans that have been free for the decay time or
-  // longer; at most one pass per quarter of the decay time unless forced.
-  void purge_decayed(bool force = false);
+  // longer. Needs lock(); the callers decide how often (decay_tick, decay_if_due).
+  void purge_decayed();
 
   void set_decay_ms(uint32_t ms) { decay_ms_ = ms; }
   // A data limit is in play (an allocation failed under RLIMIT_DATA): purged pages
@@ -108,11 +108,6 @@ class PageHeap {
   // churning program is least likely to reuse next.
   void lru_push(Span* s);
   void lru_unlink(Span* s);
-  // Under the lock; decay_if_due reads the count without it.
-  void add_committed(ptrdiff_t n) {
-    __atomic_store_n(&committed_free_pages_, committed_free_pages_ + static_cast<size_t>(n),
-                     __ATOMIC_RELAXED);
-  }
   void decay_tick();
   void list_insert(Span* s);
   void list_remove(Span* s);

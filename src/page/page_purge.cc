@@ -82,13 +82,12 @@ void PageHeap::lru_unlink(Span* s) {
 
 void PageHeap::decay_tick() {
   now_ms_ = src_.now_ms(src_.ctx);
-  if (committed_free_pages_ != 0 && now_ms_ - last_decay_ms_ >= decay_ms_ / 4) purge_decayed(true);
+  if (committed_free_pages_ != 0 && now_ms_ - last_decay_ms_ >= decay_ms_ / 4) purge_decayed();
 }
 
-void PageHeap::purge_decayed(bool force) {
+void PageHeap::purge_decayed() {
   now_ms_ = src_.now_ms(src_.ctx);
-  if (!force && now_ms_ - last_decay_ms_ < decay_ms_ / 4) return;
-  __atomic_store_n(&last_decay_ms_, now_ms_, __ATOMIC_RELAXED);  // see decay_if_due
+  last_decay_ms_ = now_ms_;
   // Oldest first; a span merged later counts as new as its newest part, so the
   // walk stops at the first span that is not yet due.
   while (lru_head_ && now_ms_ - lru_head_->free_ms >= decay_ms_) purge_span(lru_head_);

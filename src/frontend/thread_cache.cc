@@ -301,20 +301,24 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   return_chain(tc, bin, p, 1);
 }
 
+namespace {
+// A parked cache's objects go down a tier, and its struct back to the pool.
+void return_parked(ParkedCache* pc) {
+  return_bins(nullptr, pc->bins);
+  free_parked(pc);
+}
+}  // namespace
+
 void thread_cache_age_parked() {
   for (ParkedCache* pc = take_aged_parked(); pc;) {
     ParkedCache* next = pc->next;
-    return_bins(nullptr, pc->bins);
-    free_parked(pc);
+    return_parked(pc);
     pc = next;
   }
 }
 
 void thread_cache_flush_parked() {
-  while (ParkedCache* pc = take_parked()) {
-    return_bins(nullptr, pc->bins);
-    free_parked(pc);
-  }
+  while (ParkedCache* pc = take_parked()) return_parked(pc);
 }
 
 void thread_cache_locks(void (*op)(Lock&)) {

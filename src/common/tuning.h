@@ -77,6 +77,11 @@ constexpr uint32_t kPurgeGraceMs = 50;
 // instead of copying them: below it a copy costs less than the system call.
 constexpr size_t kMovePagesMin = 1 << 20;
 
+// Large blocks are rounded up to classes: 2^kLargeClassBits per doubling of the
+// size, at least kLargeClassMinStep pages (64 KiB) apart.
+constexpr size_t kLargeClassBits = 3;
+constexpr size_t kLargeClassMinStep = 8;
+
 // Pages the page heap asks the OS for at least (64 KiB; glibc pads by 128 KiB).
 constexpr size_t kHeapGrowPages = 8;
 

@@ -192,7 +192,7 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
     return h->resize_in_place(c, csize);
   }
   check_large(p, s, "realloc");
-  return n > g_config.medium_max && large_resize(s, pages_for(n));
+  return n > g_config.medium_max && large_resize(s, n);
 }
 }  // namespace
 

@@ -181,15 +181,33 @@ void medium_trim_all() {
 
 // ---- large tier -------------------------------------------------------------
 
+size_t large_pages(size_t n) {
+  // Large sizes come in classes, eight per doubling and at least 64 KiB apart (as
+  // mimalloc's slices are): a freed block fits the next request of its class
+  // exactly, so churn reuses whole spans, and their first pages, the ones a
+  // program touches, instead of leaving slivers and starting blocks on fresh
+  // pages. The slack is address space that the program does not touch, and it is
+  // the first to go when the heap cannot grow.
+  size_t pages = pages_for(n);
+  size_t lg = 63 - static_cast<size_t>(__builtin_clzll(pages));
+  size_t step = lg > kLargeClassBits ? size_t{1} << (lg - kLargeClassBits) : 1;
+  if (step < kLargeClassMinStep) step = kLargeClassMinStep;
+  return align_up(pages, step);
+}
+
 void* large_alloc(size_t n, size_t align) {
   ensure_init();
-  size_t pages = pages_for(n);
-  Span* s = align > kPageSize ? page_heap().alloc_aligned(pages, align >> kPageShift,
-                                                          SpanState::kLarge, kClsLarge)
-                              : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
-  if (!s) return nullptr;
-  __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
-  return s->base();
+  size_t exact = pages_for(n);
+  for (size_t pages = large_pages(n);; pages = exact) {
+    Span* s = align > kPageSize ? page_heap().alloc_aligned(pages, align >> kPageShift,
+                                                            SpanState::kLarge, kClsLarge)
+                                : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
+    if (s) {
+      __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
+      return s->base();
+    }
+    if (pages == exact) return nullptr;
+  }
 }
 
 void large_free(Span* s) {
@@ -197,11 +215,12 @@ void large_free(Span* s) {
   page_heap().free(s);
 }
 
-bool large_resize(Span* s, size_t pages) {
+bool large_resize(Span* s, size_t n) {
   size_t before = s->bytes();
-  if (pages < s->npages) {
-    page_heap().shrink(s, pages);
-  } else if (pages > s->npages && !page_heap().extend(s, pages)) {
+  size_t exact = pages_for(n), pages = large_pages(n);
+  if (exact <= s->npages) {
+    if (pages < s->npages) page_heap().shrink(s, pages);  // else it fits as it is
+  } else if (!page_heap().extend(s, pages) && !page_heap().extend(s, exact)) {
     return false;
   }
   __atomic_add_fetch(&g_large_bytes, s->bytes() - before, __ATOMIC_RELAXED);  // wraps on shrink

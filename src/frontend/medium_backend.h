@@ -38,10 +38,12 @@ size_t medium_transfer_bytes();
 void medium_trim_all();
 
 // Large tier: whole spans.
+// Pages a large block of n bytes gets: n rounded up to its large class.
+size_t large_pages(size_t n);
 void* large_alloc(size_t n, size_t align);
 void large_free(Span* s);
 // Grows or shrinks a large block's span in place; false if it cannot grow there.
-bool large_resize(Span* s, size_t pages);
+bool large_resize(Span* s, size_t n);
 size_t large_bytes_in_use();
 
 // The registry's and the heaps' locks, for the fork handlers' table (process.cc),

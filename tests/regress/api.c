@@ -119,6 +119,22 @@ int main(void) {
   memset(pv, 3, page);
   free(pv);
 
+  /* Large blocks: the slack past the request is bounded (an eighth, or 64 KiB),
+   * a realloc within it keeps the block where it is, and growth and shrinking in
+   * place keep the contents. */
+  for (size_t n = 130000; n < (64u << 20); n = n * 3 / 2 + 4097) {
+    char* g = malloc(n);
+    size_t u = malloc_usable_size(g);
+    CHECK(g && u >= n && u <= n + n / 8 + 65536 + 8192);
+    fill(g, n, 7);
+    CHECK(realloc(g, u) == g);
+    char* h = realloc(g, n / 2 + 1);
+    CHECK(h && intact(h, n / 2 + 1, 7));
+    h = realloc(h, n * 2);
+    CHECK(h && intact(h, n / 2 + 1, 7));
+    free(h);
+  }
+
   /* calloc zeroes; reallocarray works. */
   int* c = calloc(1000, sizeof(int));
   for (int i = 0; i < 1000; ++i) CHECK(c[i] == 0);

@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 #include <errno.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "fake_os.h"
 
 using namespace mm;
@@ -305,4 +308,75 @@ TEST_CASE("page heap: under a data limit purged spans are decommitted and commit
   REQUIRE(b);
   CHECK(b->start == start);
   CHECK(f.os.grow_calls == grows);
+}
+
+TEST_CASE("page heap: randomized operations keep every span's pagemap entries") {
+  // Large blocks map only their first and last pages (PageHeap::map); slabs and
+  // medium regions map every page. Whatever the order of operations, each live
+  // span's ends and class bytes must be right, no two live spans may share a
+  // page, and once everything is freed the heap is one free span again.
+  Fixture f;
+  f.ph.set_grow_step(16);
+  f.ph.set_purge_threshold(size_t{1} << 30);
+  std::vector<Span*> live;
+  std::vector<Span*> owner(FakeOs::kArena >> kPageShift, nullptr);
+  uint64_t rng = 12345;
+  auto rnd = [&](uint64_t n) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return rng % n;
+  };
+  auto check = [&] {
+    std::fill(owner.begin(), owner.end(), nullptr);
+    size_t used = 0;
+    for (Span* s : live) {
+      CHECK(f.pm.span(s->start) == s);
+      CHECK(f.pm.span(s->end_page() - 1) == s);
+      for (uintptr_t p = s->start; p < s->end_page(); ++p) {
+        Span*& o = owner[p - f.os.first_page()];
+        CHECK(o == nullptr);
+        o = s;
+        CHECK(f.pm.cls(p) == s->cls);
+        if (s->state != SpanState::kLarge) CHECK(f.pm.span(p) == s);
+      }
+      used += s->npages;
+    }
+    PageHeapStats st = f.ph.stats();
+    CHECK(st.total_pages - st.free_pages == used);
+  };
+  for (int op = 0; op < 3000; ++op) {
+    size_t k = live.empty() ? 0 : rnd(live.size());
+    switch (rnd(6)) {
+      case 0:
+      case 1: {
+        bool large = rnd(3) != 0;
+        Span* s = f.ph.alloc(1 + rnd(40), large ? SpanState::kLarge : SpanState::kMedium,
+                             large ? kClsLarge : kClsMedium);
+        if (s) live.push_back(s);
+        break;
+      }
+      case 2:
+        if (Span* s =
+                f.ph.alloc_aligned(1 + rnd(20), size_t{1} << rnd(4), SpanState::kLarge, kClsLarge))
+          live.push_back(s);
+        break;
+      case 3:
+        if (!live.empty()) {
+          f.ph.free(live[k]);
+          live.erase(live.begin() + static_cast<long>(k));
+        }
+        break;
+      case 4:
+        if (!live.empty()) f.ph.extend(live[k], live[k]->npages + 1 + rnd(20), rnd(2) != 0);
+        break;
+      case 5:
+        if (!live.empty() && live[k]->npages > 1)
+          f.ph.shrink(live[k], 1 + rnd(live[k]->npages - 1));
+        break;
+    }
+    check();
+  }
+  for (Span* s : live) f.ph.free(s);
+  live.clear();
+  check();
+  CHECK(f.ph.stats().free_spans == 1);
 }

@@ -61,8 +61,10 @@ void* with_retry(F f) {
   return p;
 }
 
-Span* span_checked(void* p, const char* func) {
-  Span* s = g_pagemap.span_of(p);
+// cls: the page's class byte, which (unlike the span pointer inside a large block,
+// see PageHeap::map) is exact on every page.
+Span* span_checked(void* p, const char* func, uint8_t* cls) {
+  Span* s = g_pagemap.span_of(p, cls);
   if (!s || s->state == SpanState::kFree) fatal(func, "invalid pointer (or double free)", p);
   return s;
 }
@@ -170,9 +172,9 @@ void* alloc_zeroed(size_t count, size_t size) {
 
 size_t usable_size(void* p) {
   if (!p) return 0;
-  uint8_t cls = g_pagemap.cls(page_of(p));
+  uint8_t cls = class_of_fast(page_of(p));
   if (is_small_class(cls)) return class_info(cls).size;
-  Span* s = span_checked(p, "malloc_usable_size");
+  Span* s = span_checked(p, "malloc_usable_size", &cls);
   if (cls == kClsMedium) return medium_chunk(p, s, "malloc_usable_size")->size() - kChunkHeader;
   check_large(p, s, "malloc_usable_size");
   return s->bytes();
@@ -218,8 +220,8 @@ void* realloc_block(void* p, size_t n) {
       return p;
   }
   stash_drain_pending(&t_cache);  // freed neighbours let a medium chunk grow in place
-  Span* s = span_checked(p, "realloc");
-  uint8_t cls = s->cls;  // one walk of the radix tree, not two
+  uint8_t cls;
+  Span* s = span_checked(p, "realloc", &cls);
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
   size_t old = usable_size(p);

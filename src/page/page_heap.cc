@@ -98,6 +98,15 @@ Span* PageHeap::find_best(size_t npages) {
   return nullptr;
 }
 
+void PageHeap::map(Span* a) {
+  if (a->state == SpanState::kLarge) {
+    pm_->set_class(a->start, a->npages, a->cls);
+    pm_->set_ends(a->start, a->npages, a);
+  } else {
+    pm_->set_range(a->start, a->npages, a, a->cls);
+  }
+}
+
 Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
   MM_ASSERT(s->npages >= npages && npages > 0);
   list_remove(s);
@@ -116,6 +125,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
     a->decommitted = s->decommitted;
     s->start += npages;
     s->npages -= npages;
+    pm_->set_ends(s->start, 1, s);  // an interior page until now: maybe stale
     list_insert(s);
   }
   if (a->decommitted && !commit_pages(a->start, a->npages)) {
@@ -133,7 +143,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
   a->state = st;
   a->cls = cls;
   a->next = a->prev = nullptr;
-  pm_->set_range(a->start, a->npages, a, cls);
+  map(a);
   return a;
 }
 
@@ -154,8 +164,8 @@ Span* PageHeap::merge(Span* a, Span* b) {
   if (purged)
     lru_unlink(keep);
   else
-    lru_push(keep);  // as new as its newest part
-  pm_->set_range(gone->start, gone->npages, keep, kClsNone);
+    lru_push(keep);                                // as new as its newest part
+  pm_->set_ends(keep->start, keep->npages, keep);  // gone's pages: see map()
   spans_.free(gone);
   return keep;
 }
@@ -238,12 +248,14 @@ Span* PageHeap::alloc_aligned(size_t npages, size_t align_pages, SpanState st, u
     }
     s->start += front;
     s->npages -= front;
+    pm_->set_ends(s->start, s->npages, s);  // before head looks for its neighbours
     free_locked(head);
   }
   if (s->npages > npages) {
     Span* tail = new_span(s->start + npages, s->npages - npages);
     if (tail) {
       s->npages = npages;
+      pm_->set_ends(s->start, s->npages, s);
       free_locked(tail);
     }
   }
@@ -311,13 +323,17 @@ bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
       if (right->npages > delta) {
         right->start += delta;
         right->npages -= delta;
+        pm_->set_ends(right->start, 1, right);
         list_insert(right);
       } else {
         lru_unlink(right);
         spans_.free(right);
       }
       s->npages = new_npages;
-      pm_->set_range(s->end_page() - delta, delta, s, s->cls);
+      if (s->state == SpanState::kLarge)
+        map(s);  // its class bytes (a few hundred) and its new last page
+      else
+        pm_->set_range(s->end_page() - delta, delta, s, s->cls);
       return true;
     }
     // Only worth growing the heap when s (or the free span after it) is at the top:
@@ -338,6 +354,7 @@ void PageHeap::shrink(Span* s, size_t new_npages) {
   Span* tail = new_span(s->start + new_npages, s->npages - new_npages);
   if (!tail) return;  // keeping the pages is always correct
   s->npages = new_npages;
+  pm_->set_ends(s->start, s->npages, s);
   free_locked(tail);
 }
 

@@ -123,6 +123,14 @@ class PageHeap {
   // Before growing: merges committed free spans with purged free neighbours.
   bool merge_mixed();
   Span* alloc_locked(size_t npages, SpanState st, uint8_t cls);
+  // a's pagemap entries. Every span's first and last pages point at it (coalescing
+  // finds neighbours through them, free() a large block through its first); every
+  // page of a slab or a medium region does (their objects and chunks lie
+  // anywhere); every page of a span in use has its class byte. The other pages of
+  // a large block or a free span may point at a span that has gone: free() of
+  // such a pointer still aborts, as check_large wants a large span starting
+  // there. Large-block churn no longer writes a pointer for each page.
+  void map(Span* a);
   void free_locked(Span* s, bool mapped = false);  // mapped: s's entries point at s
   Span* new_span(uintptr_t start, size_t npages);
 

@@ -76,6 +76,14 @@ class Pagemap {
     return __atomic_load_n(&leaf(page)->span[page & (kPmLeafLen - 1)], __ATOMIC_ACQUIRE);
   }
   MM_INLINE Span* span_of(const void* p) const { return span(page_of(p)); }
+  // The span and the class byte of p's page, from one walk of the tree. Only the
+  // class byte is exact on every page (see PageHeap::map).
+  MM_INLINE Span* span_of(const void* p, uint8_t* cls) const {
+    uintptr_t page = page_of(p);
+    PmLeaf* lf = leaf(page);
+    *cls = __atomic_load_n(&lf->cls[page & (kPmLeafLen - 1)], __ATOMIC_RELAXED);
+    return __atomic_load_n(&lf->span[page & (kPmLeafLen - 1)], __ATOMIC_ACQUIRE);
+  }
 
   // Creates the nodes that cover [page, page + n). False when metadata runs out.
   bool ensure(uintptr_t page, size_t n);
@@ -83,7 +91,14 @@ class Pagemap {
   void set_range(uintptr_t page, size_t n, Span* s, uint8_t cls) {
     set_range(page, n, s, cls, true);
   }
-  // Only the class bytes of [page, page + n), whose entries point at their span already.
+  // Points the first and last pages of [page, page + n) at s: all that a free span
+  // or a large block needs (see PageHeap::map).
+  void set_ends(uintptr_t page, size_t n, Span* s) {
+    __atomic_store_n(&leaf(page)->span[page & (kPmLeafLen - 1)], s, __ATOMIC_RELEASE);
+    uintptr_t last = page + n - 1;
+    __atomic_store_n(&leaf(last)->span[last & (kPmLeafLen - 1)], s, __ATOMIC_RELEASE);
+  }
+  // Only the class bytes of [page, page + n).
   void set_class(uintptr_t page, size_t n, uint8_t cls) { set_range(page, n, nullptr, cls, false); }
   // Clears [page, page + n): those pages are no longer ours.
   void clear_range(uintptr_t page, size_t n) { set_range(page, n, nullptr, kClsNone); }

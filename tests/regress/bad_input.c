@@ -66,6 +66,26 @@ static void run_case(const char* name) {
   } else if (!strcmp(name, "interior_large")) {
     char* p = malloc(1 << 20);
     free(p + 8192);
+  } else if (!strcmp(name, "interior_large_realloc")) {
+    char* p = malloc(3 << 20);
+    p = realloc(p + (1 << 20), 100);
+  } else if (!strcmp(name, "large_double_free_merged")) {
+    /* b's pages join a's free span: its first page is then inside a free span */
+    char* a = malloc(1 << 20);
+    char* b = malloc(1 << 20);
+    char* c = malloc(1 << 20);
+    free(a);
+    free(b);
+    free(b);
+    free(c);
+  } else if (!strcmp(name, "interior_large_reused")) {
+    /* the first pages of a freed block serve a smaller one; a pointer into the
+     * rest of the old block is not a block */
+    char* a = malloc(4 << 20);
+    free(a);
+    char* b = malloc(1 << 20);
+    free(a + (2 << 20));
+    free(b);
   } else if (!strcmp(name, "misaligned_small_realloc")) {
     char* p = malloc(64);
     p = realloc(p + 16, 100);
@@ -87,9 +107,13 @@ int main(int argc, char** argv) {
                                 "never_returned",
                                 "misaligned_medium",
                                 "interior_large",
+                                "interior_large_realloc",
+                                "large_double_free_merged",
+                                "interior_large_reused",
                                 "misaligned_small_realloc"};
-  static const char* func[] = {"free()", "free()", "free()", "free()", "free()",   "free()",
-                               "free()", "free()", "free()", "free()", "realloc()"};
+  static const char* func[] = {"free()",    "free()", "free()", "free()",   "free()",
+                               "free()",    "free()", "free()", "free()",   "free()",
+                               "realloc()", "free()", "free()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

@@ -149,8 +149,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
 
 Span* PageHeap::merge(Span* a, Span* b) {
   MM_ASSERT(a->end_page() == b->start);  // neighbours, a on the left
-  // Keep the struct of the longer span so that only the shorter one's pages are
-  // rewritten: coalescing costs O(min) pagemap stores.
+  // Either struct would do (only the ends are rewritten); the longer one's stays.
   Span* keep = a->npages >= b->npages ? a : b;
   Span* gone = keep == a ? b : a;
   keep->start = a->start;

@@ -219,11 +219,15 @@ void* realloc_block(void* p, size_t n) {
     if (c->valid_used() && !is_cached_chunk(p) && MediumHeap::resize_is_noop(c, chunk_size_for(n)))
       return p;
   }
-  stash_drain_pending(&t_cache);  // freed neighbours let a medium chunk grow in place
   uint8_t cls;
   Span* s = span_checked(p, "realloc", &cls);
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
+  // Chunks freed just now may be the free neighbour a medium chunk needs.
+  if (cls == kClsMedium && t_cache.bins[kClsMedium].count != 0) {
+    stash_drain(&t_cache);
+    if (resize_in_place(p, cls, s, n)) return p;
+  }
   size_t old = usable_size(p);
   // A block that has to move to grow gets a quarter more room, so that a string
   // or buffer grown by small appends is copied O(log n) times, not O(n); the

@@ -21,8 +21,10 @@ constexpr size_t kMediumTransferBytes = 64 * 1024;
 
 // A thread cache's medium bins each hold at most this many bytes (but two batches):
 // cached chunks look in use to their heap and should rarely stand between free
-// neighbours that could merge.
-constexpr size_t kMediumBinBytes = 16 * 1024;
+// neighbours that could merge. 16 -> 32 KiB: larson 8..1000 B +14% at one thread,
+// +11% at two, producer/consumer no slower; 64 KiB made producer/consumer 1.6x
+// slower. Heap-limit calloc test: +128 KiB peak VmData (+4.4% over glibc).
+constexpr size_t kMediumBinBytes = 32 * 1024;
 // Slab bins are bounded by the byte budget alone; this cap is never reached first.
 constexpr uint32_t kSmallBinCap = 65536;
 // Medium frees waiting in a thread's stash before it is drained: a bad free is

@@ -170,10 +170,28 @@ void* alloc_zeroed(size_t count, size_t size) {
   return p;
 }
 
+namespace {
+// A live, uncached medium chunk whose header vouches for it without the radix tree
+// or the heap's lock; nullptr sends the caller down the checked path (which also
+// takes a pointer at the very start of a page, whose header could be on an
+// unmapped page).
+MM_INLINE Chunk* medium_chunk_fast(void* p) {
+  if (class_of_fast(page_of(p)) != kClsMedium ||
+      (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) < kChunkHeader ||
+      (reinterpret_cast<uintptr_t>(p) & 15) != 0)
+    return nullptr;
+  Chunk* c = Chunk::of(p);
+  return c->valid_used() && !is_cached_chunk(p) ? c : nullptr;
+}
+}  // namespace
+
 size_t usable_size(void* p) {
   if (!p) return 0;
   uint8_t cls = class_of_fast(page_of(p));
   if (is_small_class(cls)) return class_info(cls).size;
+  // Programs that count their memory (redis) ask for every block they allocate
+  // and free: a medium chunk's header answers without the radix tree.
+  if (Chunk* c = medium_chunk_fast(p)) return c->size() - kChunkHeader;
   Span* s = span_checked(p, "malloc_usable_size", &cls);
   if (cls == kClsMedium) return medium_chunk(p, s, "malloc_usable_size")->size() - kChunkHeader;
   check_large(p, s, "malloc_usable_size");
@@ -209,15 +227,10 @@ void* realloc_block(void* p, size_t n) {
     return nullptr;
   }
   // The common case of a string grown by appends: a medium chunk that already has
-  // room. Its header says so without the radix tree or the heap's lock (a pointer
-  // at the very start of a page could have its header on an unmapped page: those
-  // take the checked path).
-  if (class_of_fast(page_of(p)) == kClsMedium && n > kSmallMax && n <= g_config.medium_max &&
-      (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) >= kChunkHeader &&
-      (reinterpret_cast<uintptr_t>(p) & 15) == 0) {
-    Chunk* c = Chunk::of(p);
-    if (c->valid_used() && !is_cached_chunk(p) && MediumHeap::resize_is_noop(c, chunk_size_for(n)))
-      return p;
+  // room.
+  if (n > kSmallMax && n <= g_config.medium_max) {
+    Chunk* c = medium_chunk_fast(p);
+    if (c && MediumHeap::resize_is_noop(c, chunk_size_for(n))) return p;
   }
   uint8_t cls;
   Span* s = span_checked(p, "realloc", &cls);

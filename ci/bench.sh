@@ -57,6 +57,9 @@ if [ "$quick" = 1 ]; then
     "large-churn|s|lower|large_churn 30000"
     "realloc-growth|s|lower|realloc_growth 4 16"
     "malloc-large|s|lower|malloc_large 500"
+    "perl|s|lower|perl_workload.sh 100000"
+    "redis-set|req/s|higher|redis_workload.sh set"
+    "redis-get|req/s|higher|redis_workload.sh get"
     "phases|RSS/live|lower|phases 50 300"
   )
 else
@@ -74,6 +77,10 @@ else
     "large-churn|s|lower|large_churn 100000"
     "realloc-growth|s|lower|realloc_growth 8 32"
     "malloc-large|s|lower|malloc_large 2000"
+    "perl-300k|s|lower|perl_workload.sh 300000"
+    "perl-600k|s|lower|perl_workload.sh 600000"
+    "redis-set|req/s|higher|redis_workload.sh set"
+    "redis-get|req/s|higher|redis_workload.sh get"
     "phases|RSS/live|lower|phases 100 1100"
   )
 fi

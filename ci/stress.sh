@@ -15,6 +15,7 @@ for t in 1 2 "$cores" $((cores * 2)); do
   run "$s/larson" "$t" 10 | head -1
   run "$s/larson" "$t" 5 7 8000 | head -1
 done
+run "$build/tests/regress/regress_fuzz" $((cores * 2)) 2000000 7
 run "$s/realloc_growth" 16 64 | head -1
 run "$s/large_churn" 300000 | head -1
 run "$s/phases" 200 | head -1
@@ -22,4 +23,5 @@ run "$s/phases" 200 | head -1
 [ -f "$build/libmymalloc-debug.so" ] && lib=$(cd "$build" && pwd)/libmymalloc-debug.so
 run "$s/verify_stress" "$cores" 50 20000
 run "$s/realloc_growth" 8 32 | head -1
+run "$build/tests/regress/regress_fuzz" "$cores" 300000 8
 echo "stress: ok"

@@ -30,7 +30,9 @@ void* alloc_once(size_t n) {
     // An exiting thread whose cache is gone: straight to the back ends.
     if (is_small_class(bin)) {
       void* p = nullptr;
-      return small_fetch(bin, &p, 1) ? p : nullptr;
+      if (!small_fetch(bin, &p, 1)) return nullptr;
+      cache_token_slot(p) = 0;
+      return p;
     }
     return medium_alloc(nullptr, bin_size(bin) + kChunkHeader);
   }
@@ -127,14 +129,15 @@ void dealloc_slow(void* p, uint8_t cls) {
   }
   if (is_small_class(cls)) {
     check_small(p, g_pagemap.span_of(p), "free");
+    if (is_cached_chunk(p)) fatal("free", "double free of", p);  // its token: see bin_push
     ThreadCache* tc = thread_cache_setup();
     if (!tc) {
+      mark_cached(p);
       next_of(p) = nullptr;
       small_return(cls, p, 1);
       return;
     }
     if (bin_push(tc->bins[cls], p)) return;  // the thread was just set up
-    if (tc->bins[cls].head == p) fatal("free", "double free of", p);
     cache_overflow(tc, cls, p);
     return;
   }

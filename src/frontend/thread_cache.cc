@@ -232,6 +232,7 @@ void stash_drain(ThreadCache* tc) {
   st.count = 0;
   for (void* next; p; p = next) {
     next = next_of(p);
+    cache_token_slot(p) = 0;  // the stash's mark; a second free met it in bin_push
     if (!dealloc_medium_fast(p)) dealloc_slow(p, kClsMedium);
   }
 }
@@ -270,14 +271,14 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   if (is_small_class(bin)) {
     got = small_fetch(bin, &head, want);
   } else if (static_cast<uint32_t>(want) == batch && (head = medium_transfer_pop(bin))) {
-    got = want;                  // a whole batch another thread freed: all cached,
-    cache_token_slot(head) = 0;  // but the one handed out now
+    got = want;  // a whole batch another thread freed: all cached
   } else {
     got = medium_alloc_batch(thread_heap(tc), bin_size(bin) + kChunkHeader, &head, want);
     for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) mark_cached(p);
   }
   MM_ASSERT(got >= 0 && got <= want);
   if (got == 0) return nullptr;
+  cache_token_slot(head) = 0;  // handed out now: no longer free (see bin_push)
   grow_max(tc, b, bin);
   b.head = next_of(head);
   b.count += static_cast<uint32_t>(got - 1);
@@ -291,7 +292,7 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   // enough to keep a tail pointer on the fast path.
   if (b.count >= b.max) return_from_bin(tc, bin, class_info(bin).batch);
   if (b.count < b.max) {
-    if (!is_small_class(bin)) mark_cached(p);
+    mark_cached(p);
     next_of(p) = b.head;
     b.head = p;
     ++b.count;

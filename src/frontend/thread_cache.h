@@ -92,9 +92,16 @@ MM_INLINE Bin& t_cache_bin(size_t n) {
   return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(t_cache.bins) + ((n + 15) & ~size_t{15}));
 }
 
+// Every object freed into a bin (slab objects, medium chunks, the stash) gets the
+// cache token in its second word, and malloc clears it when it hands the object
+// out again; so an object that carries its token is free already, wherever it
+// went since (this thread's bins or another's, parked caches, central lists), and
+// a second free of it goes to the slow path, which reports it (glibc's tcache
+// key, with an address-keyed secret instead of a per-process one).
 MM_INLINE bool bin_push(Bin& b, void* p) {
-  // b.head == p is an immediate double free: the slow path reports it.
-  if (MM_LIKELY(b.count < b.max && b.head != p)) {
+  uintptr_t token = cache_token(p);
+  if (MM_LIKELY(b.count < b.max && cache_token_slot(p) != token)) {
+    cache_token_slot(p) = token;
     next_of(p) = b.head;
     b.head = p;
     ++b.count;
@@ -111,9 +118,7 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (kMagicUsed | kChunkInUse) ||
       payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
     return false;
-  if (!bin_push(t_cache.bins[size_bin(payload)], p)) return false;
-  mark_cached(p);
-  return true;
+  return bin_push(t_cache.bins[size_bin(payload)], p);
 }
 
 // Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).

@@ -2,11 +2,40 @@
  * the pointer; nothing is written to stdout. Each case runs in a child process.
  * Usage: bad_input (driver) | bad_input <case> (one case, expected to abort) */
 #include <malloc.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/wait.h>
 
 #include "regress.h"
+
+static void* g_shared;
+static void* free_shared(void* arg) {
+  (void)arg;
+  free(g_shared);
+  return NULL;
+}
+static sem_t g_go;
+static void* free_shared_on_signal(void* arg) {
+  sem_wait(&g_go);
+  return free_shared(arg);
+}
+/* Frees g_shared in a thread of its own, which then exits. */
+static void free_in_thread(void) {
+  pthread_t t;
+  if (pthread_create(&t, NULL, free_shared, NULL) || pthread_join(t, NULL)) fail("pthread");
+}
+
+/* free(p), then `others` frees of objects of p's size, then free(p) again. */
+static void double_free_after(size_t size, int others) {
+  void** v = malloc(sizeof(void*) * (size_t)others);
+  void* p = malloc(size);
+  for (int i = 0; i < others; ++i) v[i] = malloc(size);
+  free(p);
+  for (int i = 0; i < others; ++i) free(v[i]);
+  free(p);
+}
 
 static void run_case(const char* name) {
   if (!strcmp(name, "small_double_free")) {
@@ -86,6 +115,28 @@ static void run_case(const char* name) {
     char* b = malloc(1 << 20);
     free(a + (2 << 20));
     free(b);
+  } else if (!strcmp(name, "small_double_free_100_between")) {
+    double_free_after(48, 100);
+  } else if (!strcmp(name, "small_double_free_10000_between")) {
+    double_free_after(48, 10000);
+  } else if (!strcmp(name, "small_double_free_after_thread_exit")) {
+    g_shared = malloc(48);
+    free_in_thread(); /* freed by a thread that exits */
+    free(g_shared);
+  } else if (!strcmp(name, "small_double_free_other_thread")) {
+    g_shared = malloc(48);
+    free(g_shared);
+    free_in_thread();
+  } else if (!strcmp(name, "medium_double_free_other_thread")) {
+    /* The thread exists before the first free: creating it would allocate, and
+     * could be handed the freed block (a use after free no allocator can tell). */
+    pthread_t t;
+    sem_init(&g_go, 0, 0);
+    if (pthread_create(&t, NULL, free_shared_on_signal, NULL)) fail("pthread");
+    g_shared = malloc(3000);
+    free(g_shared);
+    sem_post(&g_go);
+    pthread_join(t, NULL);
   } else if (!strcmp(name, "misaligned_small_realloc")) {
     char* p = malloc(64);
     p = realloc(p + 16, 100);
@@ -110,10 +161,16 @@ int main(int argc, char** argv) {
                                 "interior_large_realloc",
                                 "large_double_free_merged",
                                 "interior_large_reused",
+                                "small_double_free_100_between",
+                                "small_double_free_10000_between",
+                                "small_double_free_after_thread_exit",
+                                "small_double_free_other_thread",
+                                "medium_double_free_other_thread",
                                 "misaligned_small_realloc"};
   static const char* func[] = {"free()",    "free()", "free()", "free()",   "free()",
                                "free()",    "free()", "free()", "free()",   "free()",
-                               "realloc()", "free()", "free()", "realloc()"};
+                               "realloc()", "free()", "free()", "free()",   "free()",
+                               "free()",    "free()", "free()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

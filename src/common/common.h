@@ -27,8 +27,35 @@ MM_INLINE constexpr size_t pages_for(size_t bytes) { return (bytes + kPageSize -
 MM_INLINE uintptr_t page_of(const void* p) { return reinterpret_cast<uintptr_t>(p) >> kPageShift; }
 MM_INLINE void* page_addr(uintptr_t page) { return reinterpret_cast<void*>(page << kPageShift); }
 
-// Intrusive singly linked object lists: the first word of a free object is the link.
-MM_INLINE void*& next_of(void* obj) { return *static_cast<void**>(obj); }
+// The per-process secret (secret.cc): kernel randomness from AT_RANDOM, fixed
+// before any object is freed. Tokens and links that a program's data or an
+// attacker's write must not match derive from it.
+extern MM_HIDDEN uintptr_t g_secret;
+// A second one for the cache token (thread_cache.h), so that a token read through a
+// use after free tells nothing about the link encoding.
+extern MM_HIDDEN uintptr_t g_token_secret;
+void secret_init();
+
+// Intrusive singly linked object lists: the first word of a free object is the
+// link, stored as `next ^ address of the word ^ secret` (glibc's safe-linking
+// idea, keyed by the secret as mimalloc's secure mode does): a use-after-free
+// write of an address into a freed object decodes to an unrelated, almost always
+// misaligned value, which bin_pop refuses, instead of steering the next malloc.
+MM_INLINE uintptr_t link_mask(const void* slot) {
+  return reinterpret_cast<uintptr_t>(slot) ^ g_secret;
+}
+struct LinkRef {
+  void** slot;
+  MM_INLINE operator void*() const {
+    return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(*slot) ^ link_mask(slot));
+  }
+  MM_INLINE LinkRef& operator=(void* v) {
+    *slot = reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(v) ^ link_mask(slot));
+    return *this;
+  }
+  MM_INLINE LinkRef& operator=(const LinkRef& o) { return *this = static_cast<void*>(o); }
+};
+MM_INLINE LinkRef next_of(void* obj) { return LinkRef{static_cast<void**>(obj)}; }
 // Objects in a list, counting at most limit + 1 (for checks: a double free can
 // make a list a cycle).
 inline size_t list_length(void* head, size_t limit) {

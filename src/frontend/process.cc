@@ -13,7 +13,6 @@
 namespace mm {
 
 bool g_inited = false;
-uintptr_t g_secret = 0x9e3779b97f4a7c15;
 
 namespace {
 Lock g_init_lock{LockRank::kInit};
@@ -24,7 +23,7 @@ void init_slow() {
   if (g_inited) return;
   config_load();
   g_pagemap.init_class_map();
-  g_secret ^= reinterpret_cast<uintptr_t>(&g_init_lock) * 0x2545f4914f6cdd1d;
+  secret_init();
   page_heap().set_purge_threshold(g_config.purge_threshold >> kPageShift);
   page_heap().set_decay_ms(static_cast<uint32_t>(g_config.decay_ms));
   small_backend_init();

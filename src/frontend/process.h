@@ -12,8 +12,4 @@ MM_INLINE void ensure_init() {
   if (MM_UNLIKELY(!__atomic_load_n(&g_inited, __ATOMIC_ACQUIRE))) init_slow();
 }
 
-// Mixed with an address at initialisation: tokens and encodings that user data
-// must not match by accident derive from it.
-extern MM_HIDDEN uintptr_t g_secret;
-
 }  // namespace mm

@@ -274,7 +274,8 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
     got = want;  // a whole batch another thread freed: all cached
   } else {
     got = medium_alloc_batch(thread_heap(tc), bin_size(bin) + kChunkHeader, &head, want);
-    for (void* p = head ? next_of(head) : nullptr; p; p = next_of(p)) mark_cached(p);
+    for (void* p = head ? static_cast<void*>(next_of(head)) : nullptr; p; p = next_of(p))
+      mark_cached(p);
   }
   MM_ASSERT(got >= 0 && got <= want);
   if (got == 0) return nullptr;

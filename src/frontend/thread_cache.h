@@ -62,7 +62,9 @@ MM_INLINE void stash_drain_pending(ThreadCache* tc) {
 // The token depends on the address and on a per-process secret, so user data does
 // not match it by accident.
 MM_INLINE uintptr_t& cache_token_slot(void* p) { return static_cast<uintptr_t*>(p)[1]; }
-MM_INLINE uintptr_t cache_token(const void* p) { return reinterpret_cast<uintptr_t>(p) ^ g_secret; }
+MM_INLINE uintptr_t cache_token(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) ^ g_token_secret;
+}
 MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
 MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 
@@ -70,6 +72,10 @@ MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
   if (MM_LIKELY(p != nullptr)) {
     void* next = next_of(p);
+    // Every object is 16-byte aligned: a link that decodes to anything else was
+    // written by the program after a free (see next_of), and is not followed.
+    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(next) & 15))
+      fatal("malloc", "corrupted free list at", p);
     b.head = next;
     __builtin_prefetch(next, 1);
     MM_ASSERT(b.count > 0);  // a non-empty list has a count

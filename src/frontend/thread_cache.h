@@ -59,12 +59,11 @@ MM_INLINE void stash_drain_pending(ThreadCache* tc) {
 // it is caught. Every object is at least 16 bytes, so malloc clears that word for
 // every object it hands out, small or medium: one store and no branch, where
 // restoring a header would need to know the tier (and mispredict on mixed sizes).
-// The token depends on the address and on a per-process secret, so user data does
-// not match it by accident.
+// The token is a per-process random value (glibc's tcache key), so user data does
+// not match it by accident; keying it by the address as well cost free() an
+// instruction for nothing a program could tell.
 MM_INLINE uintptr_t& cache_token_slot(void* p) { return static_cast<uintptr_t*>(p)[1]; }
-MM_INLINE uintptr_t cache_token(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) ^ g_token_secret;
-}
+MM_INLINE uintptr_t cache_token(const void*) { return g_token_secret; }
 MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
 MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 
@@ -77,7 +76,6 @@ MM_INLINE void* bin_pop(Bin& b) {
     if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(next) & 15))
       fatal("malloc", "corrupted free list at", p);
     b.head = next;
-    __builtin_prefetch(next, 1);
     MM_ASSERT(b.count > 0);  // a non-empty list has a count
     --b.count;
   }
@@ -103,7 +101,7 @@ MM_INLINE Bin& t_cache_bin(size_t n) {
 // out again; so an object that carries its token is free already, wherever it
 // went since (this thread's bins or another's, parked caches, central lists), and
 // a second free of it goes to the slow path, which reports it (glibc's tcache
-// key, with an address-keyed secret instead of a per-process one).
+// key).
 MM_INLINE bool bin_push(Bin& b, void* p) {
   uintptr_t token = cache_token(p);
   if (MM_LIKELY(b.count < b.max && cache_token_slot(p) != token)) {

@@ -70,11 +70,13 @@ MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
   if (MM_LIKELY(p != nullptr)) {
+    // Every object is 16-byte aligned. The head is checked before it is used or
+    // handed out: a misaligned one was freed so by the program (free(p + 8)), or
+    // is a link a use-after-free write forged, which decodes to garbage (see
+    // next_of) and is refused here, one malloc before it would be followed.
+    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15))
+      fatal("malloc", "corrupted free list or misaligned free of", p);
     void* next = next_of(p);
-    // Every object is 16-byte aligned: a link that decodes to anything else was
-    // written by the program after a free (see next_of), and is not followed.
-    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(next) & 15))
-      fatal("malloc", "corrupted free list at", p);
     b.head = next;
     MM_ASSERT(b.count > 0);  // a non-empty list has a count
     --b.count;

@@ -128,6 +128,11 @@ void CentralFreeList::insert_range(void* head) {
         if (MM_UNLIKELY(!last || last->state != SpanState::kSmall || last->cls != cls_))
           fatal("free", "double free of", head);
       }
+      // Not at an object's start (a free of an interior pointer that got past the
+      // thread cache): it would be handed out overlapping its neighbour.
+      uintptr_t off = a - reinterpret_cast<uintptr_t>(last->base());
+      if (MM_UNLIKELY(((off * recip_) >> 32) * class_info(cls_).size != off))
+        fatal("free", "invalid pointer", head);
       spans[k] = last;
       head = next_of(head);
     }

@@ -137,6 +137,16 @@ static void run_case(const char* name) {
     free(g_shared);
     sem_post(&g_go);
     pthread_join(t, NULL);
+  } else if (!strcmp(name, "misaligned_small_free")) {
+    char* p = malloc(48);
+    free(p + 8);
+    p = malloc(48); /* refused before it is handed out */
+    _exit(0);
+  } else if (!strcmp(name, "interior_small_free_flushed")) {
+    char* p = malloc(48);
+    free(p + 16);
+    malloc_trim(0); /* the cache goes to the central list, which checks it */
+    _exit(0);
   } else if (!strcmp(name, "misaligned_small_realloc")) {
     char* p = malloc(64);
     p = realloc(p + 16, 100);
@@ -166,11 +176,13 @@ int main(int argc, char** argv) {
                                 "small_double_free_after_thread_exit",
                                 "small_double_free_other_thread",
                                 "medium_double_free_other_thread",
+                                "misaligned_small_free",
+                                "interior_small_free_flushed",
                                 "misaligned_small_realloc"};
-  static const char* func[] = {"free()",    "free()", "free()", "free()",   "free()",
-                               "free()",    "free()", "free()", "free()",   "free()",
-                               "realloc()", "free()", "free()", "free()",   "free()",
-                               "free()",    "free()", "free()", "realloc()"};
+  static const char* func[] = {"free()",   "free()", "free()",   "free()", "free()",    "free()",
+                               "free()",   "free()", "free()",   "free()", "realloc()", "free()",
+                               "free()",   "free()", "free()",   "free()", "free()",    "free()",
+                               "malloc()", "free()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

@@ -124,6 +124,12 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (kMagicUsed | kChunkInUse) ||
       payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
     return false;
+  // The right neighbour must record this size (a forged size would hand out a
+  // bigger block over it): otherwise the checked path reports it. A size up to 1
+  // KiB cannot leave the mapped region (its sentinel lies beyond).
+  if (reinterpret_cast<Chunk*>(static_cast<char*>(p) + payload)->prev_size !=
+      payload + kChunkHeader)
+    return false;
   return bin_push(t_cache.bins[size_bin(payload)], p);
 }
 

@@ -104,8 +104,27 @@ void* MediumHeap::alloc(size_t csize) {
   return carve(f, csize);
 }
 
+void MediumHeap::check_tags(Chunk* c, const char* func) {
+  // A chunk's size must lead to a chunk of the same region that records it as its
+  // left neighbour's size, and its prev_size to one whose size it is: a boundary
+  // tag forged through an overflow or a use after free is refused before a merge
+  // or a split writes through it into a live neighbour. The region is checked
+  // first, so that a forged size is never followed off the heap.
+  Pagemap* pm = ph_->pagemap();
+  size_t size = c->size();
+  Chunk* n = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + size);
+  bool ok = size >= kChunkHeader && size % 16 == 0 && pm->span_of(n) == pm->span_of(c) &&
+            n->prev_size == size;
+  if (ok && c->prev_size != 0) {
+    Chunk* p = c->prev();
+    ok = c->prev_size % 16 == 0 && pm->span_of(p) == pm->span_of(c) && p->size() == c->prev_size;
+  }
+  if (MM_UNLIKELY(!ok)) fatal(func, "corrupted chunk header of", c->payload());
+}
+
 Chunk* MediumHeap::coalesce(Chunk* c) {
-  // c is free and in no bin. Merge with free neighbours on both sides.
+  // c is free and in no bin, its tags checked. Merge with free neighbours on both
+  // sides (a free right neighbour's own tags are checked before it is merged).
   size_t size = c->size();
   MM_ASSERT(c->next()->prev_size == size);
   MM_ASSERT(c->prev_size == 0 || c->prev()->size() == c->prev_size);
@@ -119,6 +138,7 @@ Chunk* MediumHeap::coalesce(Chunk* c) {
   }
   Chunk* n = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + size);
   if (!n->in_use()) {
+    check_tags(n, "free");
     bin_remove(reinterpret_cast<FreeChunk*>(n));
     size += n->size();
   }
@@ -136,8 +156,7 @@ void MediumHeap::free_chunk(Chunk* c) {
     purge_free_chunks(Purge::kBig);
   }
   MM_ASSERT(c->valid_used() && used_bytes_ >= c->size());
-  // The chunk lies inside one region: its right neighbour is on a page of the same span.
-  MM_ASSERT(ph_->pagemap()->span_of(c) == ph_->pagemap()->span_of(c->next()));
+  check_tags(c, "free");
   used_bytes_ -= c->size();
   c->set_free(c->size());
   c = coalesce(c);
@@ -356,40 +375,6 @@ void MediumHeap::drain_remote() {
     void* next = next_of(p);
     free_chunk(Chunk::of(p));
     p = next;
-  }
-}
-
-void MediumHeap::trim(bool purge) {
-  drain_remote();
-  if (top_region_) return_if_free(top_region_);
-  if (purge) purge_free_chunks(Purge::kAll);
-}
-
-void MediumHeap::purge_free_chunks(Purge which) {
-  bool all = which == Purge::kAll;
-  if (which == Purge::kDecayed) {
-    uint32_t now = ph_->now_ms();
-    if (now - last_decay_ms_ < ph_->decay_ms() / 2) return;
-    last_decay_ms_ = now;
-  }
-  constexpr size_t kOsPage = 4096;  // madvise's unit
-  int calls = 0;                    // the heap's lock is held: a pass stops after a bounded number
-  // Chunks with at least one whole OS page past their links: from this bin up.
-  for (size_t b = all ? free_bin_of(3 * kOsPage) : free_bin_of(kPurgeChunkMin); b < kNumFreeBins;
-       ++b) {
-    for (FreeChunk* f = bins_[b]; f && (all || calls < kPurgeCallsPerPass); f = f->next) {
-      Chunk* c = &f->hdr;
-      if (c->has_flag(kChunkPurged)) continue;
-      if (which == Purge::kDecayed && !c->has_flag(kChunkSeen)) {
-        c->add_flag(kChunkSeen);  // free at this pass: purged at the next if still free
-        continue;
-      }
-      auto lo = align_up(reinterpret_cast<uintptr_t>(f + 1), kOsPage);
-      auto hi = (reinterpret_cast<uintptr_t>(c) + c->size()) & ~(kOsPage - 1);
-      if (hi > lo) ph_->purge_range(reinterpret_cast<void*>(lo), hi - lo);
-      c->add_flag(kChunkPurged);
-      ++calls;
-    }
   }
 }
 

@@ -78,6 +78,8 @@ class MediumHeap {
   bool extend_region(Span* r, size_t csize, bool may_grow);
   static size_t region_pages(size_t csize);
   bool new_region(size_t csize, size_t pages);  // pages: at least csize + a sentinel
+  // Aborts naming func unless c's boundary tags agree with its neighbours'.
+  void check_tags(Chunk* c, const char* func);
   Chunk* coalesce(Chunk* c);
   // c is free, merged and unbinned: bins it, or first gives its whole pages to the
   // page heap when there are enough of them.

@@ -19,6 +19,7 @@ constexpr Tunable kTunables[] = {
     {"MYMALLOC_DECAY_MS", &Config::decay_ms, 0, 3600 * 1000},
     {"MYMALLOC_MAX_HEAPS", &Config::max_heaps, 0, 1024},
     {"MYMALLOC_STATS", &Config::stats, 0, 1},
+    {"MYMALLOC_CHECK", &Config::check, 0, 1},
 };
 
 // Decimal with an optional k/m/g suffix; false on anything else.
@@ -65,6 +66,7 @@ void config_load() {
     g_config.*t.field = v < t.min ? t.min : (v > t.max ? t.max : v);
   }
   g_config.medium_max = align_up(g_config.medium_max, 16);
+  if (g_config.check) g_config.tcache_bytes = 0;  // every call reaches the checked paths
 }
 
 }  // namespace mm

@@ -10,6 +10,7 @@
 #include "../medium/medium_heap.h"
 #include "../os/os.h"
 #include "../page/page_heap.h"
+#include "checked.h"
 #include "medium_backend.h"
 #include "pressure.h"
 #include "small_backend.h"
@@ -92,6 +93,11 @@ void* alloc_quiet(size_t n) {
 }  // namespace
 
 void* alloc_slow(size_t n) {
+  if (MM_UNLIKELY(g_config.check)) return checked_alloc(n, 0);
+  return alloc_unchecked(n);
+}
+
+void* alloc_unchecked(size_t n) {
   if (MM_UNLIKELY(n > kMaxRequest)) {
     errno = ENOMEM;
     return nullptr;
@@ -100,7 +106,12 @@ void* alloc_slow(size_t n) {
 }
 
 // The fast path's bin was full (or p was its head): read the class byte again.
-void dealloc_bin_full(void* p) { dealloc_with_class(p, class_of_fast(page_of(p))); }
+void dealloc_bin_full(void* p) {
+  if (MM_UNLIKELY(g_config.check && p)) return checked_free(p, "free");
+  dealloc_unchecked(p);
+}
+
+void dealloc_unchecked(void* p) { dealloc_with_class(p, class_of_fast(page_of(p))); }
 
 // A medium chunk whose stash is full (or whose thread has none yet, or that is
 // the stash's head: a double free) drains the stash and goes into its own bin;
@@ -190,14 +201,19 @@ MM_INLINE Chunk* medium_chunk_fast(void* p) {
 
 size_t usable_size(void* p) {
   if (!p) return 0;
+  if (MM_UNLIKELY(g_config.check)) return checked_usable_size(p);
+  return usable_size_unchecked(p);
+}
+
+size_t usable_size_unchecked(void* p, const char* func) {
   uint8_t cls = class_of_fast(page_of(p));
   if (is_small_class(cls)) return class_info(cls).size;
   // Programs that count their memory (redis) ask for every block they allocate
   // and free: a medium chunk's header answers without the radix tree.
   if (Chunk* c = medium_chunk_fast(p)) return c->size() - kChunkHeader;
-  Span* s = span_checked(p, "malloc_usable_size", &cls);
-  if (cls == kClsMedium) return medium_chunk(p, s, "malloc_usable_size")->size() - kChunkHeader;
-  check_large(p, s, "malloc_usable_size");
+  Span* s = span_checked(p, func, &cls);
+  if (cls == kClsMedium) return medium_chunk(p, s, func)->size() - kChunkHeader;
+  check_large(p, s, func);
   return s->bytes();
 }
 
@@ -220,6 +236,7 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
 }  // namespace
 
 void* realloc_block(void* p, size_t n) {
+  if (MM_UNLIKELY(g_config.check)) return checked_realloc(p, n);
   if (!p) return alloc(n);
   if (n == 0) {  // glibc: frees and returns NULL
     dealloc(p);
@@ -267,6 +284,11 @@ void* realloc_block(void* p, size_t n) {
 }
 
 void* alloc_aligned(size_t align, size_t n) {
+  if (MM_UNLIKELY(g_config.check && align > kAlignment)) return checked_alloc(n, align);
+  return alloc_aligned_unchecked(align, n);
+}
+
+void* alloc_aligned_unchecked(size_t align, size_t n) {
   if (align <= kAlignment) return alloc(n);
   if (n > kMaxRequest) {
     errno = ENOMEM;
@@ -275,7 +297,9 @@ void* alloc_aligned(size_t align, size_t n) {
   // A slab class whose size is a multiple of align holds only aligned objects,
   // since slabs start on page boundaries.
   size_t rounded = align_up(n ? n : 1, align);
-  if (align <= kSmallMax && rounded <= kSmallMax) return alloc(rounded);
+  if (align <= kSmallMax && rounded <= kSmallMax)
+    return g_config.check ? alloc_unchecked(rounded)
+                          : alloc(rounded);  // checked: no second trailer
   return with_retry([&] { return large_alloc(n ? n : 1, align); });
 }
 

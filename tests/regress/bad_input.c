@@ -159,6 +159,24 @@ static void run_case(const char* name) {
     malloc_trim(0); /* drains the stash */
     (void)q;
     _exit(0);
+  } else if (!strcmp(name, "overflow_checked")) { /* these run with MYMALLOC_CHECK=1 */
+    char* p = malloc(100);
+    *(volatile char*)((uintptr_t)p + 100) = 1; /* one byte past the end */
+    free(p);
+  } else if (!strcmp(name, "overflow_realloc_checked")) {
+    char* p = malloc(10);
+    *(volatile char*)((uintptr_t)p + 12) = 1;
+    p = realloc(p, 100);
+  } else if (!strcmp(name, "use_after_free_checked")) {
+    char* p = malloc(48);
+    free(p);
+    p[20] = 1;                                         /* written after the free */
+    for (int i = 0; i < 100000; ++i) (void)malloc(48); /* one of them is p again */
+    _exit(0);
+  } else if (!strcmp(name, "double_free_checked")) {
+    char* p = malloc(5000);
+    free(p);
+    free(p);
   } else if (!strcmp(name, "misaligned_small_realloc")) {
     char* p = malloc(64);
     p = realloc(p + 16, 100);
@@ -192,16 +210,22 @@ int main(int argc, char** argv) {
                                 "interior_small_free_flushed",
                                 "forged_medium_tag",
                                 "forged_cached_medium_tag",
+                                "overflow_checked",
+                                "overflow_realloc_checked",
+                                "use_after_free_checked",
+                                "double_free_checked",
                                 "misaligned_small_realloc"};
-  static const char* func[] = {"free()",   "free()", "free()", "free()", "free()",    "free()",
-                               "free()",   "free()", "free()", "free()", "realloc()", "free()",
-                               "free()",   "free()", "free()", "free()", "free()",    "free()",
-                               "malloc()", "free()", "free()", "free()", "realloc()"};
+  static const char* func[] = {"free()",   "free()", "free()",   "free()", "free()",    "free()",
+                               "free()",   "free()", "free()",   "free()", "realloc()", "free()",
+                               "free()",   "free()", "free()",   "free()", "free()",    "free()",
+                               "malloc()", "free()", "free()",   "free()", "free()",    "realloc()",
+                               "malloc()", "free()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");
     pid_t pid = fork();
     if (pid == 0) {
+      if (strstr(cases[i], "_checked")) setenv("MYMALLOC_CHECK", "1", 1);
       dup2(err[1], 2);
       dup2(out[1], 1);
       execl(argv[0], argv[0], cases[i], (char*)NULL);

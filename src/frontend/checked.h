@@ -1,0 +1,25 @@
+// MYMALLOC_CHECK=1: every call through checked paths, for finding the bug that
+// corrupts a program's memory. The thread caches are off (every call reaches the
+// slow paths, where these hooks are; the fast paths pay nothing), each block gets
+// a trailer after the requested bytes (a canary, then the requested size), freed
+// blocks are filled with a pattern that the next allocation of the same block
+// verifies. Reports, one line each, then abort: a write past the end of a block
+// (at free or realloc), a write into a freed block (when it is allocated again),
+// a double free.
+#pragma once
+#include "../common/common.h"
+
+namespace mm {
+
+void* checked_alloc(size_t n, size_t align);  // align 0: the default 16
+void checked_free(void* p, const char* func);
+void* checked_realloc(void* p, size_t n);
+size_t checked_usable_size(void* p);  // the size the program asked for
+
+// The allocator's own entry points without the checks (allocator.cc).
+void* alloc_unchecked(size_t n);
+void dealloc_unchecked(void* p);
+size_t usable_size_unchecked(void* p, const char* func = "malloc_usable_size");
+void* alloc_aligned_unchecked(size_t align, size_t n);
+
+}  // namespace mm

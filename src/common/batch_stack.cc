@@ -9,6 +9,13 @@ namespace {
 __attribute__((noinline, no_sanitize_thread)) void* read_link_racy(void** slot) {
   return *static_cast<void* volatile*>(slot);
 }
+// Batch links are encoded as object links are (next_of): a use-after-free write
+// into a batch's head cannot make a pop install an address of its choosing. A
+// link decoded from a batch taken meanwhile by another thread is garbage and is
+// discarded with the failed CAS, as before.
+void* encode(void** slot, void* v) {
+  return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(v) ^ link_mask(slot));
+}
 }  // namespace
 
 bool BatchStack::push(void* head) {
@@ -17,7 +24,7 @@ bool BatchStack::push(void* head) {
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
-    link(head) = old.ptr;
+    link(head) = encode(&link(head), old.ptr);
     if (tagged_cas(&top_, old, TaggedPtr{head, old.tag + 1})) return true;
     old = tagged_load(&top_);
   }
@@ -27,8 +34,13 @@ void* BatchStack::pop() {
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
     if (!old.ptr) return nullptr;
-    void* next = read_link_racy(&link(old.ptr));
+    void** slot = &link(old.ptr);
+    void* next = encode(slot, read_link_racy(slot));  // decoding is the same xor
     if (tagged_cas(&top_, old, TaggedPtr{next, old.tag + 1})) {
+      // The CAS proves the link was read from the top batch: a misaligned one was
+      // forged (objects and chunks are 16-byte aligned).
+      if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(next) & 15))
+        fatal("malloc", "corrupted free list at", old.ptr);
       uint32_t before = __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
       MM_ASSERT(before > 0);  // every pushed batch was counted first
       (void)before;

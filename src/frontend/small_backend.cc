@@ -41,9 +41,13 @@ void small_backend_init() {
   for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) {
     g_central[sc].init(sc, &page_heap());
     // Whole batches circulate here without a lock; bound each class by bytes.
-    for (auto& shard : g_transfer)
+    for (auto& shard : g_transfer) {
       shard[sc].set_capacity(
           static_cast<uint32_t>(kTransferBytesPerClass / kShards / batch_bytes(sc)));
+      // Word 1 is the double-free token (thread_cache.h): objects of 32 bytes
+      // and up link their batches through word 2, so that a batch's head keeps it.
+      if (class_info(sc).size >= 32) shard[sc].set_link_word(2);
+    }
   }
 }
 

@@ -57,7 +57,8 @@ size_t first_junk_mismatch(const unsigned char* p, size_t from, size_t to) {
     size_t hdr = i & ~size_t{15};  // p is 16-byte aligned
     if (hdr >= from && hdr + 16 <= to) {
       uint64_t head = reinterpret_cast<const Chunk*>(p + hdr)->head();
-      if ((head & kMagicMask) == kMagicUsed || (head & kMagicMask) == kMagicFree) {
+      uint64_t size = head & ~(kMagicMask | kChunkFlagMask);
+      if ((head & kMagicMask) == used_magic(size) || (head & kMagicMask) == kMagicFree) {
         i = hdr + 32 - 1;  // the loop's ++i moves past the links
         continue;
       }

@@ -101,17 +101,11 @@ Chunk* medium_chunk(void* p, Span* s, const char* func) {
   if ((reinterpret_cast<uintptr_t>(p) & 15) || !s || s->state != SpanState::kMedium ||
       reinterpret_cast<char*>(c) < s->base())
     fatal(func, "invalid pointer", p);
-  if (MM_LIKELY(c->valid_used() && !is_cached_chunk(p))) {
-    // Its size must lead to a chunk of the same region that records it (a forged
-    // boundary tag is refused before anything is written through it). Only the
-    // right side: the left neighbour's size may be changing under its heap's lock.
-    auto* n = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + c->size());
-    if (MM_UNLIKELY(c->size() < kMinChunk || g_pagemap.span_of(n) != s ||
-                    n->prev_size != c->size()))
-      fatal(func, "corrupted chunk header of", p);
-    return c;
-  }
+  if (MM_LIKELY(c->valid_used() && !is_cached_chunk(p))) return c;
   if (c->valid_free() || c->valid_used()) fatal(func, "double free of", p);
+  // In use, but with the magic of another size: the size word was overwritten
+  // (chunk.h, used_magic), or p is no chunk at all.
+  if (c->head() & kChunkInUse) fatal(func, "corrupted chunk header (or invalid pointer) of", p);
   fatal(func, "invalid pointer", p);
 }
 

@@ -105,19 +105,19 @@ void* MediumHeap::alloc(size_t csize) {
 }
 
 void MediumHeap::check_tags(Chunk* c, const char* func) {
-  // A chunk's size must lead to a chunk of the same region that records it as its
+  // A chunk's size must lead to a medium page (so that the tag read there is
+  // mapped) holding a chunk that records it as its
   // left neighbour's size, and its prev_size to one whose size it is: a boundary
   // tag forged through an overflow or a use after free is refused before a merge
-  // or a split writes through it into a live neighbour. The region is checked
-  // first, so that a forged size is never followed off the heap.
-  Pagemap* pm = ph_->pagemap();
+  // or a split writes through it into a live neighbour.
   size_t size = c->size();
+  Pagemap* pm = ph_->pagemap();
+  auto medium = [pm](const void* q) { return pm->cls(page_of(q)) == kClsMedium; };
   Chunk* n = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + size);
-  bool ok = size >= kChunkHeader && size % 16 == 0 && pm->span_of(n) == pm->span_of(c) &&
-            n->prev_size == size;
+  bool ok = size >= kChunkHeader && size % 16 == 0 && medium(n) && n->prev_size == size;
   if (ok && c->prev_size != 0) {
     Chunk* p = c->prev();
-    ok = c->prev_size % 16 == 0 && pm->span_of(p) == pm->span_of(c) && p->size() == c->prev_size;
+    ok = c->prev_size % 16 == 0 && medium(p) && p->size() == c->prev_size;
   }
   if (MM_UNLIKELY(!ok)) fatal(func, "corrupted chunk header of", c->payload());
 }

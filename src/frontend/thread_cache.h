@@ -122,12 +122,13 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   uint64_t head = Chunk::of(p)->head();
   size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
   // An in-use header whose magic matches its size (a size word forged by an
-  // overflow, magic kept, does not: chunk.h), not cached already. Nothing but
-  // the chunk's own header is read: its right neighbour's line may be another
-  // thread's (reading its tag here cost larson 40% at two threads).
+  // overflow, magic kept, does not: chunk.h); bin_push refuses a chunk cached
+  // already (its token). Nothing but the chunk's own header is read: its right
+  // neighbour's line may be another thread's (reading its tag here cost larson
+  // 40% at two threads).
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) !=
           (used_magic(payload + kChunkHeader) | kChunkInUse) ||
-      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax || is_cached_chunk(p))
+      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax)
     return false;
   return bin_push(t_cache.bins[size_bin(payload)], p);
 }

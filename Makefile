@@ -7,7 +7,8 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=Release -DMM_WERROR=ON
 FORMAT_FILES = $(shell find src include tests stress -name '*.cc' -o -name '*.h' -o -name '*.c' | sort)
 
-.PHONY: all check debug stress bench deps clean format format-check configure
+PREFIX ?= /usr/local
+.PHONY: all check debug stress bench deps clean format format-check configure install
 
 configure: deps
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -25,6 +26,14 @@ check: configure format-check
 	@cp $(BUILD)/libmymalloc.so ./libmymalloc.so
 	@cp $(BUILD)/libmymalloc-debug.so ./libmymalloc-debug.so
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# make install PREFIX=/usr/local DESTDIR=: the versioned shared library, the
+# static one, the header, pkg-config and CMake package files, the `mymalloc`
+# wrapper and the man page (packaging/install.cmake).
+install: configure
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS) --target mymalloc mymalloc_static
+	@DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 stress: all
 	@cmake --build $(BUILD) -j $(JOBS)

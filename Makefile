@@ -8,20 +8,23 @@ CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=Release -DMM_WERROR=ON
 FORMAT_FILES = $(shell find src include tests stress -name '*.cc' -o -name '*.h' -o -name '*.c' | sort)
 
 PREFIX ?= /usr/local
-.PHONY: all check debug stress bench deps clean format format-check configure install
+.PHONY: all check debug stress bench deps deps-test clean format format-check configure configure-test install
 
 configure: deps
+	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+
+configure-test: deps-test
 	@cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 
 all: configure
 	@cmake --build $(BUILD) -j $(JOBS) --target mymalloc
 	@cp $(BUILD)/libmymalloc.so ./libmymalloc.so
 
-debug: configure
+debug: configure-test
 	@cmake --build $(BUILD) -j $(JOBS) --target mymalloc-debug unit_tests_debug
 	@cp $(BUILD)/libmymalloc-debug.so ./libmymalloc-debug.so
 
-check: configure format-check
+check: configure-test format-check
 	@cmake --build $(BUILD) -j $(JOBS)
 	@cp $(BUILD)/libmymalloc.so ./libmymalloc.so
 	@cp $(BUILD)/libmymalloc-debug.so ./libmymalloc-debug.so
@@ -43,11 +46,15 @@ bench: all
 	@cmake --build $(BUILD) -j $(JOBS)
 	@ci/bench.sh $(BUILD)
 
+# make all needs only what the library needs; make check also what the tests need.
 deps:
-	@ci/install-deps.sh
+	@ci/install-deps.sh build
+
+deps-test:
+	@ci/install-deps.sh test
 
 # Fails when any source differs from .clang-format (make format fixes it).
-format-check: deps
+format-check: deps-test
 	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: ok"
 
 format:

@@ -1,19 +1,23 @@
 #!/bin/sh
-# Installs what the build needs from Debian packages when it is missing: as root with
-# apt-get, otherwise prints the command to run.
+# Installs what is missing from Debian packages: as root with apt-get (one line on
+# stderr says what), otherwise prints the command to run and fails.
+# Usage: ci/install-deps.sh build   what the library needs (make all)
+#        ci/install-deps.sh test    that and what the tests need (make check)
 missing=""
 command -v cmake >/dev/null 2>&1 || missing="$missing cmake"
 command -v g++ >/dev/null 2>&1 || missing="$missing g++"
 command -v make >/dev/null 2>&1 || missing="$missing make"
-[ -f /usr/include/doctest/doctest.h ] || missing="$missing doctest-dev"
 [ -f /usr/include/atomic_ops.h ] || missing="$missing libatomic-ops-dev"
-command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
-command -v git >/dev/null 2>&1 || missing="$missing git"
-command -v perl >/dev/null 2>&1 || missing="$missing perl"
-command -v python3 >/dev/null 2>&1 || missing="$missing python3"
-[ -x /usr/bin/time ] || missing="$missing time"
-command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
-command -v clang-format >/dev/null 2>&1 || missing="$missing clang-format"
+if [ "${1:-build}" = test ]; then
+  [ -f /usr/include/doctest/doctest.h ] || missing="$missing doctest-dev"
+  command -v sqlite3 >/dev/null 2>&1 || missing="$missing sqlite3"
+  command -v git >/dev/null 2>&1 || missing="$missing git"
+  command -v perl >/dev/null 2>&1 || missing="$missing perl"
+  command -v python3 >/dev/null 2>&1 || missing="$missing python3"
+  [ -x /usr/bin/time ] || missing="$missing time"
+  command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
+  command -v clang-format >/dev/null 2>&1 || missing="$missing clang-format"
+fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
   echo "mymalloc: installing$missing" >&2

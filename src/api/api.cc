@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include "../frontend/allocator.h"
+#include "../frontend/process.h"
+#include "../page/page_heap.h"
 #include "stats.h"
 
 #define MM_EXPORT extern "C" __attribute__((visibility("default")))
@@ -88,7 +90,18 @@ MM_EXPORT void* __libc_valloc(size_t n) { return valloc(n); }
 MM_EXPORT void* __libc_pvalloc(size_t n) { return pvalloc(n); }
 
 MM_EXPORT int malloc_trim(size_t) { return mm::purge_free_memory_bytes() > 0; }
-MM_EXPORT int mallopt(int, int) { return 1; }  // accepted; no glibc knob applies here
+// glibc's M_TRIM_THRESHOLD (-1) sets the release threshold (bytes kept free
+// before they go back to the OS), as MYMALLOC_RELEASE_THRESHOLD does; the other
+// parameters have no meaning here and report failure (0), as glibc does for a
+// parameter it does not know, instead of pretending to apply them.
+MM_EXPORT int mallopt(int param, int value) {
+  if (param == -1 && value >= 0) {  // M_TRIM_THRESHOLD
+    mm::ensure_init();
+    mm::page_heap().set_purge_threshold(static_cast<size_t>(value) >> mm::kPageShift);
+    return 1;
+  }
+  return 0;
+}
 MM_EXPORT void malloc_stats(void) { mm::print_stats(); }
 
 MM_EXPORT void mymalloc_stats(void) { mm::print_stats(); }

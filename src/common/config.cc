@@ -22,31 +22,35 @@ constexpr Tunable kTunables[] = {
     {"MYMALLOC_CHECK", &Config::check, 0, 1},
 };
 
-// Decimal with an optional k/m/g suffix; false on anything else.
+// Decimal with an optional k/m/g suffix; false on anything else, and on a value
+// that does not fit in 64 bits (it used to wrap: 18446744073709551616 read as 0).
 bool parse_size(const char* s, size_t* out) {
   if (!*s) return false;
   size_t v = 0;
-  for (; *s >= '0' && *s <= '9'; ++s) v = v * 10 + static_cast<size_t>(*s - '0');
+  for (; *s >= '0' && *s <= '9'; ++s)
+    if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, *s - '0', &v)) return false;
+  int shift = 0;
   switch (*s) {
     case 'k':
     case 'K':
-      v <<= 10;
+      shift = 10;
       ++s;
       break;
     case 'm':
     case 'M':
-      v <<= 20;
+      shift = 20;
       ++s;
       break;
     case 'g':
     case 'G':
-      v <<= 30;
+      shift = 30;
       ++s;
       break;
     default:
       break;
   }
-  if (*s) return false;
+  if (*s || (shift && v > (~size_t{0} >> shift))) return false;
+  v <<= shift;
   *out = v;
   return true;
 }
@@ -54,7 +58,8 @@ bool parse_size(const char* s, size_t* out) {
 
 void config_load() {
   for (const Tunable& t : kTunables) {
-    const char* s = getenv(t.env);
+    // secure_getenv: a setuid or setgid program ignores the environment.
+    const char* s = secure_getenv(t.env);
     if (!s) continue;
     size_t v;
     if (!parse_size(s, &v)) {
@@ -63,7 +68,15 @@ void config_load() {
       write_err(": not a size\n");
       continue;
     }
-    g_config.*t.field = v < t.min ? t.min : (v > t.max ? t.max : v);
+    size_t used = v < t.min ? t.min : (v > t.max ? t.max : v);
+    if (used != v) {  // said, not clamped in silence
+      write_err("mymalloc: ");
+      write_err(t.env);
+      write_err(" out of range, using ");
+      write_err_num(used);
+      write_err("\n");
+    }
+    g_config.*t.field = used;
   }
   g_config.medium_max = align_up(g_config.medium_max, 16);
   if (g_config.check) g_config.tcache_bytes = 0;  // every call reaches the checked paths

@@ -97,7 +97,10 @@ class PageHeap {
   size_t purge_threshold_bytes() const { return threshold_pages() << kPageShift; }
 
   void set_grow_step(size_t pages) { grow_step_ = pages ? pages : 1; }
-  void set_purge_threshold(size_t pages) { purge_threshold_ = pages; }
+  // Relaxed atomics: mallopt(M_TRIM_THRESHOLD) may set it while other threads read it.
+  void set_purge_threshold(size_t pages) {
+    __atomic_store_n(&purge_threshold_, pages, __ATOMIC_RELAXED);
+  }
   PageHeapStats stats();
   Lock& lock() { return lock_; }
   Pagemap* pagemap() const { return pm_; }
@@ -149,8 +152,8 @@ class PageHeap {
   bool limit_mode_ = false;
   // Under a data limit a quarter: free pages there cost other mappings their budget.
   size_t threshold_pages() const {
-    return __atomic_load_n(&limit_mode_, __ATOMIC_RELAXED) ? purge_threshold_ / 4
-                                                           : purge_threshold_;
+    size_t t = __atomic_load_n(&purge_threshold_, __ATOMIC_RELAXED);
+    return __atomic_load_n(&limit_mode_, __ATOMIC_RELAXED) ? t / 4 : t;
   }
   bool commit_pages(uintptr_t page, size_t n);  // of a decommitted span, before use
   Span* lru_head_ = nullptr;                    // oldest committed free span

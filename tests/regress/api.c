@@ -135,6 +135,13 @@ int main(void) {
     free(h);
   }
 
+  /* mallopt: the release threshold is ours to set; parameters with no meaning
+   * here report failure instead of pretending. */
+  CHECK(mallopt(M_TRIM_THRESHOLD, 8 << 20) == 1);
+  CHECK(mallopt(M_ARENA_MAX, 2) == 0);
+  CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 0);
+  CHECK(mallopt(M_TRIM_THRESHOLD, 16 << 20) == 1);
+
   /* calloc zeroes; reallocarray works. */
   int* c = calloc(1000, sizeof(int));
   for (int i = 0; i < 1000; ++i) CHECK(c[i] == 0);
@@ -166,8 +173,7 @@ int main(void) {
   CHECK(lm && aligned(lm, page));
   free(lm);
 
-  /* mallopt accepts; malloc_trim, mallinfo, mallinfo2 answer. */
-  CHECK(mallopt(M_ARENA_MAX, 2) == 1);
+  /* malloc_trim, mallinfo, mallinfo2 answer (mallopt: above). */
   void* big = malloc(20 << 20);
   memset(big, 1, 20 << 20);
   free(big);

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Configuration is strict and says what it does: a value that is not a size (or
+# does not fit in 64 bits) is ignored with a message, one out of range is clamped
+# with a message naming the value used, and nothing goes to stdout.
+# Usage: config.sh <library> <program that writes nothing to stdout>
+lib=$1
+prog=$2
+check() {  # check ENV=VALUE expected-stderr-line
+  out=$(env "$1" LD_PRELOAD="$lib" "$prog" 2>/tmp/mymalloc-config.$$)
+  err=$(cat /tmp/mymalloc-config.$$)
+  rm -f /tmp/mymalloc-config.$$
+  [ -z "$out" ] || { echo "$1: wrote to stdout: $out"; exit 1; }
+  echo "$err" | grep -qx "$2" || { echo "$1: expected '$2', got '$err'"; exit 1; }
+}
+check MYMALLOC_TCACHE_BYTES=18446744073709551616 "mymalloc: ignoring MYMALLOC_TCACHE_BYTES: not a size"
+check MYMALLOC_TCACHE_BYTES=20000000000g "mymalloc: ignoring MYMALLOC_TCACHE_BYTES: not a size"
+check MYMALLOC_TCACHE_BYTES=99g "mymalloc: MYMALLOC_TCACHE_BYTES out of range, using 1073741824"
+check MYMALLOC_MAX_HEAPS=5000 "mymalloc: MYMALLOC_MAX_HEAPS out of range, using 1024"
+check MYMALLOC_DECAY_MS=soon "mymalloc: ignoring MYMALLOC_DECAY_MS: not a size"
+echo "config: ok"

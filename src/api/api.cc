@@ -2,11 +2,13 @@
 // else in the library is hidden). They stay thin: the logic lives in src/frontend.
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "../frontend/allocator.h"
 #include "../frontend/process.h"
 #include "../page/page_heap.h"
+#include "mymalloc.h"
 #include "stats.h"
 
 #define MM_EXPORT extern "C" __attribute__((visibility("default")))
@@ -103,6 +105,43 @@ MM_EXPORT int mallopt(int param, int value) {
   return 0;
 }
 MM_EXPORT void malloc_stats(void) { mm::print_stats(); }
+
+// malloc_info(3): glibc's XML layout (one heap, the totals, system and address
+// space sizes), with this allocator's figures, and its own element with the rest;
+// without it glibc's version printed an all-zero document under the preload.
+// The snapshot is taken first: fprintf may allocate, and no lock is held then.
+MM_EXPORT int malloc_info(int options, FILE* fp) {
+  if (options != 0 || !fp) {
+    errno = EINVAL;
+    return -1;
+  }
+  mm::Stats st = mm::collect_stats();
+  size_t cached = st.thread_cache + st.transfer_cache;
+  size_t free_bytes = st.small_free + st.medium_free + (st.page_free - st.page_purged);
+  const char* totals =
+      "<total type=\"fast\" count=\"0\" size=\"%zu\"/>\n"
+      "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+      "<system type=\"current\" size=\"%zu\"/>\n"
+      "<system type=\"max\" size=\"%zu\"/>\n"
+      "<aspace type=\"total\" size=\"%zu\"/>\n"
+      "<aspace type=\"mprotect\" size=\"%zu\"/>\n";
+  fprintf(fp, "<malloc version=\"mymalloc-%s\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n",
+          MYMALLOC_VERSION);
+  fprintf(fp, totals, cached, st.page_free_spans, free_bytes, st.mapped, st.mapped, st.mapped,
+          st.mapped);
+  fprintf(fp, "</heap>\n");
+  fprintf(fp, totals, cached, st.page_free_spans, free_bytes, st.mapped, st.mapped, st.mapped,
+          st.mapped);
+  fprintf(fp, "<total type=\"mmap\" count=\"0\" size=\"%zu\"/>\n", st.large_bytes);
+  fprintf(fp,
+          "<mymalloc in_use=\"%zu\" metadata=\"%zu\" thread_cache=\"%zu\" "
+          "transfer_cache=\"%zu\" small_free=\"%zu\" medium_regions=\"%zu\" "
+          "medium_free=\"%zu\" large=\"%zu\" page_free=\"%zu\" page_released=\"%zu\"/>\n",
+          st.in_use, st.metadata, st.thread_cache, st.transfer_cache, st.small_free,
+          st.medium_regions, st.medium_free, st.large_bytes, st.page_free, st.page_purged);
+  fprintf(fp, "</malloc>\n");
+  return 0;
+}
 
 MM_EXPORT void mymalloc_stats(void) { mm::print_stats(); }
 MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::purge_free_memory_bytes(); }

@@ -173,6 +173,21 @@ int main(void) {
   CHECK(lm && aligned(lm, page));
   free(lm);
 
+  /* malloc_info: an XML document with our figures (glibc's printed zeros under
+   * the preload); options other than 0 are EINVAL. */
+  FILE* xf = tmpfile();
+  CHECK(xf && malloc_info(0, xf) == 0);
+  static char xml[4096];
+  rewind(xf);
+  size_t xn = fread(xml, 1, sizeof xml - 1, xf);
+  xml[xn] = 0;
+  fclose(xf);
+  CHECK(strstr(xml, "<malloc version=\"mymalloc-") && strstr(xml, "</malloc>"));
+  CHECK(strstr(xml, "<system type=\"current\" size=\"") &&
+        !strstr(xml, "<system type=\"current\" size=\"0\""));
+  errno = 0;
+  CHECK(malloc_info(1, stderr) == -1 && errno == EINVAL);
+
   /* malloc_trim, mallinfo, mallinfo2 answer (mallopt: above). */
   void* big = malloc(20 << 20);
   memset(big, 1, 20 << 20);

@@ -43,7 +43,7 @@ target_link_libraries(app_static PRIVATE mymalloc::static)
 C
 cmake -S "$tmp/app" -B "$tmp/app/b" -DCMAKE_PREFIX_PATH="$p" >/dev/null
 cmake --build "$tmp/app/b" >/dev/null
-ours() { MYMALLOC_STATS=1 "$@" 2>&1 | grep -q "mymalloc: mapped_bytes" || { echo "install: $* not served by mymalloc"; exit 1; }; }
+ours() { MYMALLOC_STATS=1 "$@" 2>&1 | grep -q "^mymalloc\[[0-9]*\]: mapped_bytes" || { echo "install: $* not served by mymalloc"; exit 1; }; }
 ours env LD_LIBRARY_PATH="$p/lib" "$tmp/app/b/app_shared"
 ours "$tmp/app/b/app_static"
 cc -static -I"$p/include" "$tmp/app/app.c" "$p/lib/libmymalloc.a" -lpthread -o "$tmp/app/full_static"

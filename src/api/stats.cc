@@ -1,5 +1,8 @@
 #include "stats.h"
 
+#include <unistd.h>
+
+#include "../../include/mymalloc.h"
 #include "../common/config.h"
 #include "../frontend/medium_backend.h"
 #include "../frontend/pressure.h"
@@ -44,29 +47,82 @@ Stats collect_stats() {
 }
 
 namespace {
-void line(const char* name, size_t v) {
-  write_err("mymalloc: ");
-  write_err(name);
-  write_err(" ");
-  write_err_num(v);
-  write_err("\n");
+// Every line names the process, so that the summaries of a pipeline's processes
+// can be told apart: "mymalloc[pid]: key value". MYMALLOC_STATS=2 prints one JSON
+// object on one line instead. Written with write(2): nothing here allocates.
+bool g_json = false;
+bool g_first = true;
+
+void prefix() {
+  write_err("mymalloc[");
+  write_err_num(static_cast<uint64_t>(getpid()));
+  write_err("]: ");
 }
+
+void field(const char* name, size_t v) {
+  if (g_json) {
+    write_err(g_first ? "\"" : ",\"");
+    write_err(name);
+    write_err("\":");
+  } else {
+    prefix();
+    write_err(name);
+    write_err(" ");
+  }
+  write_err_num(v);
+  if (!g_json) write_err("\n");
+  g_first = false;
+}
+
+struct Option {
+  const char* name;
+  size_t Config::*field;
+};
+constexpr Option kOptions[] = {
+    {"tcache_bytes", &Config::tcache_bytes},
+    {"medium_max", &Config::medium_max},
+    {"release_threshold", &Config::purge_threshold},
+    {"decay_ms", &Config::decay_ms},
+    {"max_heaps", &Config::max_heaps},
+    {"check", &Config::check},
+};
 }  // namespace
 
 void print_stats() {
   Stats s = collect_stats();
-  line("mapped_bytes", s.mapped);
-  line("metadata_bytes", s.metadata);
-  line("in_use_bytes", s.in_use);
-  line("thread_cache_bytes", s.thread_cache);
-  line("transfer_cache_bytes", s.transfer_cache);
-  line("small_free_bytes", s.small_free);
-  line("medium_heaps", s.medium_heaps);
-  line("medium_region_bytes", s.medium_regions);
-  line("medium_free_bytes", s.medium_free);
-  line("large_bytes", s.large_bytes);
-  line("page_heap_free_bytes", s.page_free);
-  line("page_heap_released_bytes", s.page_purged);  // the printed name is kept for users
+  g_json = g_config.stats == 2;
+  g_first = true;
+  if (g_json) {
+    write_err("{\"mymalloc\":{\"version\":\"" MYMALLOC_VERSION "\",\"pid\":");
+    write_err_num(static_cast<uint64_t>(getpid()));
+    write_err(",\"options\":{");
+    for (const Option& o : kOptions) field(o.name, g_config.*o.field);
+    write_err("},\"stats\":{");
+    g_first = true;
+  } else {
+    prefix();
+    write_err("version " MYMALLOC_VERSION);
+    for (const Option& o : kOptions) {
+      write_err(" ");
+      write_err(o.name);
+      write_err("=");
+      write_err_num(g_config.*o.field);
+    }
+    write_err("\n");
+  }
+  field("mapped_bytes", s.mapped);
+  field("metadata_bytes", s.metadata);
+  field("in_use_bytes", s.in_use);
+  field("thread_cache_bytes", s.thread_cache);
+  field("transfer_cache_bytes", s.transfer_cache);
+  field("small_free_bytes", s.small_free);
+  field("medium_heaps", s.medium_heaps);
+  field("medium_region_bytes", s.medium_regions);
+  field("medium_free_bytes", s.medium_free);
+  field("large_bytes", s.large_bytes);
+  field("page_heap_free_bytes", s.page_free);
+  field("page_heap_released_bytes", s.page_purged);  // the printed name is kept for users
+  if (g_json) write_err("}}}\n");
 }
 
 size_t purge_free_memory_bytes() {

@@ -18,7 +18,7 @@ constexpr Tunable kTunables[] = {
     {"MYMALLOC_RELEASE_THRESHOLD", &Config::purge_threshold, 0, ~size_t{0}},
     {"MYMALLOC_DECAY_MS", &Config::decay_ms, 0, 3600 * 1000},
     {"MYMALLOC_MAX_HEAPS", &Config::max_heaps, 0, 1024},
-    {"MYMALLOC_STATS", &Config::stats, 0, 1},
+    {"MYMALLOC_STATS", &Config::stats, 0, 2},
     {"MYMALLOC_CHECK", &Config::check, 0, 1},
 };
 

@@ -11,8 +11,8 @@ struct Config {
   size_t purge_threshold = 16 << 20;  // MYMALLOC_RELEASE_THRESHOLD: free bytes kept unpurged
   size_t decay_ms = 1000;             // MYMALLOC_DECAY_MS: free pages unused this long are purged
   size_t max_heaps = 0;               // MYMALLOC_MAX_HEAPS: medium heaps (0: 4 per CPU, at least 8)
-  size_t stats = 0;                   // MYMALLOC_STATS: 1 prints a summary to stderr at exit
-  size_t check = 0;                   // MYMALLOC_CHECK: 1 checks every call (frontend/checked.h)
+  size_t stats = 0;  // MYMALLOC_STATS: 1 prints a summary to stderr at exit, 2 as JSON
+  size_t check = 0;  // MYMALLOC_CHECK: 1 checks every call (frontend/checked.h)
 };
 
 extern Config g_config;

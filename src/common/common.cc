@@ -10,8 +10,9 @@ namespace mm {
 ErrnoKeeper::ErrnoKeeper() : saved_(errno) {}
 ErrnoKeeper::~ErrnoKeeper() { errno = saved_; }
 
-void write_err(const char* s) {
-  size_t n = strlen(s);
+void write_err(const char* s) { write_err_n(s, strlen(s)); }
+
+void write_err_n(const char* s, size_t n) {
   while (n > 0) {
     ssize_t w = write(2, s, n);
     if (w <= 0) return;

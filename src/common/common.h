@@ -77,6 +77,7 @@ class ErrnoKeeper {
 
 // Diagnostics go to fd 2 with write(2), never through stdio (which may allocate).
 void write_err(const char* s);
+void write_err_n(const char* s, size_t n);  // the first n bytes of s
 void write_err_num(uint64_t v, int base = 10);
 [[noreturn]] void fatal(const char* func, const char* what, const void* ptr);
 

@@ -56,28 +56,66 @@ bool parse_size(const char* s, size_t* out) {
 }
 }  // namespace
 
-void config_load() {
-  for (const Tunable& t : kTunables) {
-    // secure_getenv: a setuid or setgid program ignores the environment.
-    const char* s = secure_getenv(t.env);
-    if (!s) continue;
-    size_t v;
-    if (!parse_size(s, &v)) {
-      write_err("mymalloc: ignoring ");
-      write_err(t.env);
-      write_err(": not a size\n");
-      continue;
-    }
-    size_t used = v < t.min ? t.min : (v > t.max ? t.max : v);
-    if (used != v) {  // said, not clamped in silence
-      write_err("mymalloc: ");
-      write_err(t.env);
-      write_err(" out of range, using ");
-      write_err_num(used);
-      write_err("\n");
-    }
-    g_config.*t.field = used;
+namespace {
+// Sets t from the text s (name: how the user wrote it, for the messages).
+void apply(const Tunable& t, const char* s, size_t len, const char* name, size_t name_len) {
+  char buf[32];
+  size_t v;
+  bool ok = len < sizeof buf;
+  if (ok) {
+    __builtin_memcpy(buf, s, len);
+    buf[len] = 0;
+    ok = parse_size(buf, &v);
   }
+  if (!ok) {
+    write_err("mymalloc: ignoring ");
+    write_err_n(name, name_len);
+    write_err(": not a size\n");
+    return;
+  }
+  size_t used = v < t.min ? t.min : (v > t.max ? t.max : v);
+  if (used != v) {  // said, not clamped in silence
+    write_err("mymalloc: ");
+    write_err_n(name, name_len);
+    write_err(" out of range, using ");
+    write_err_num(used);
+    write_err("\n");
+  }
+  g_config.*t.field = used;
+}
+
+}  // namespace
+
+void config_load() {
+  // secure_getenv: a setuid or setgid program ignores the environment.
+  // MYMALLOC_CONF="name=value,..." (names are the variables' without MYMALLOC_,
+  // in any case) first; a MYMALLOC_* variable of its own overrides it.
+  if (const char* conf = secure_getenv("MYMALLOC_CONF")) {
+    for (const char* p = conf; *p;) {
+      const char* end = p;
+      while (*end && *end != ',') ++end;
+      const char* eq = p;
+      while (eq < end && *eq != '=') ++eq;
+      const Tunable* hit = nullptr;
+      for (const Tunable& t : kTunables) {
+        const char* n = t.env + 9;  // past "MYMALLOC_"
+        size_t k = 0;
+        while (p + k < eq && n[k] && (p[k] | 0x20) == (n[k] | 0x20)) ++k;
+        if (p + k == eq && !n[k]) hit = &t;
+      }
+      if (hit && eq < end) {
+        apply(*hit, eq + 1, static_cast<size_t>(end - eq - 1), p, static_cast<size_t>(end - p));
+      } else if (end > p) {
+        write_err("mymalloc: MYMALLOC_CONF: ignoring unknown option ");
+        write_err_n(p, static_cast<size_t>(end - p));
+        write_err("\n");
+      }
+      p = *end ? end + 1 : end;
+    }
+  }
+  for (const Tunable& t : kTunables)
+    if (const char* s = secure_getenv(t.env))
+      apply(t, s, __builtin_strlen(s), t.env, __builtin_strlen(t.env));
   g_config.medium_max = align_up(g_config.medium_max, 16);
   if (g_config.check) g_config.tcache_bytes = 0;  // every call reaches the checked paths
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Configuration is strict and says what it does: a value that is not a size (or
 # does not fit in 64 bits) is ignored with a message, one out of range is clamped
-# with a message naming the value used, and nothing goes to stdout.
+# with a message naming the value used, and nothing goes to stdout; MYMALLOC_CONF
+# sets options by name.
 # Usage: config.sh <library> <program that writes nothing to stdout>
 lib=$1
 prog=$2
@@ -17,4 +18,9 @@ check MYMALLOC_TCACHE_BYTES=20000000000g "mymalloc: ignoring MYMALLOC_TCACHE_BYT
 check MYMALLOC_TCACHE_BYTES=99g "mymalloc: MYMALLOC_TCACHE_BYTES out of range, using 1073741824"
 check MYMALLOC_MAX_HEAPS=5000 "mymalloc: MYMALLOC_MAX_HEAPS out of range, using 1024"
 check MYMALLOC_DECAY_MS=soon "mymalloc: ignoring MYMALLOC_DECAY_MS: not a size"
+check MYMALLOC_CONF=decay_ms=5,colour=blue "mymalloc: MYMALLOC_CONF: ignoring unknown option colour=blue"
+check MYMALLOC_CONF=TCACHE_BYTES=12x "mymalloc: ignoring TCACHE_BYTES=12x: not a size"
+# MYMALLOC_CONF sets options by name; a variable of its own overrides it.
+opts=$(MYMALLOC_STATS=1 MYMALLOC_CONF="tcache_bytes=64k,decay_ms=0" MYMALLOC_DECAY_MS=7 LD_PRELOAD="$lib" "$prog" 2>&1 >/dev/null | grep " version ")
+echo "$opts" | grep -q "tcache_bytes=65536 .*decay_ms=7 " || { echo "MYMALLOC_CONF: got '$opts'"; exit 1; }
 echo "config: ok"

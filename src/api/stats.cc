@@ -74,18 +74,12 @@ void field(const char* name, size_t v) {
   g_first = false;
 }
 
-struct Option {
-  const char* name;
-  size_t Config::*field;
-};
-constexpr Option kOptions[] = {
-    {"tcache_bytes", &Config::tcache_bytes},
-    {"medium_max", &Config::medium_max},
-    {"release_threshold", &Config::purge_threshold},
-    {"decay_ms", &Config::decay_ms},
-    {"max_heaps", &Config::max_heaps},
-    {"check", &Config::check},
-};
+void option(const char* name, size_t v) {
+  write_err(" ");
+  write_err(name);
+  write_err("=");
+  write_err_num(v);
+}
 }  // namespace
 
 void print_stats() {
@@ -96,18 +90,13 @@ void print_stats() {
     write_err("{\"mymalloc\":{\"version\":\"" MYMALLOC_VERSION "\",\"pid\":");
     write_err_num(static_cast<uint64_t>(getpid()));
     write_err(",\"options\":{");
-    for (const Option& o : kOptions) field(o.name, g_config.*o.field);
+    config_for_each(field);
     write_err("},\"stats\":{");
     g_first = true;
   } else {
     prefix();
     write_err("version " MYMALLOC_VERSION);
-    for (const Option& o : kOptions) {
-      write_err(" ");
-      write_err(o.name);
-      write_err("=");
-      write_err_num(g_config.*o.field);
-    }
+    config_for_each(option);
     write_err("\n");
   }
   field("mapped_bytes", s.mapped);

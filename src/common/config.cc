@@ -120,4 +120,15 @@ void config_load() {
   if (g_config.check) g_config.tcache_bytes = 0;  // every call reaches the checked paths
 }
 
+void config_for_each(void (*f)(const char* name, size_t value)) {
+  for (const Tunable& t : kTunables) {
+    char name[32];
+    size_t k = 0;
+    for (const char* n = t.env + 9; *n && k + 1 < sizeof name; ++n)
+      name[k++] = *n >= 'A' && *n <= 'Z' ? static_cast<char>(*n | 0x20) : *n;
+    name[k] = 0;
+    f(name, g_config.*t.field);
+  }
+}
+
 }  // namespace mm

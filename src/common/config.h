@@ -17,5 +17,8 @@ struct Config {
 
 extern Config g_config;
 void config_load();  // idempotent; called from initialisation
+// Calls f with every option's name as MYMALLOC_CONF spells it (tcache_bytes, ...)
+// and its value, in the table's order (the statistics print them).
+void config_for_each(void (*f)(const char* name, size_t value));
 
 }  // namespace mm

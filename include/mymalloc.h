@@ -13,6 +13,11 @@ extern "C" {
 /* Writes a summary of the allocator's state to stderr (never stdout). */
 void mymalloc_stats(void);
 
+/* Writes the same as one JSON object on one line (what MYMALLOC_STATS=json prints
+ * at exit) to the file descriptor fd: pid, program, version, options, bytes per
+ * tier, peaks, contention counters and counts per size class. */
+void mymalloc_stats_json(int fd);
+
 /* Flushes this thread's cache, returns empty slabs and regions to the page heap
  * and gives all free pages back to the OS. Returns the bytes released. */
 size_t mymalloc_release_free_memory(void);

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "../common/config.h"
 #include "../frontend/allocator.h"
 #include "../frontend/process.h"
 #include "../page/page_heap.h"
@@ -92,58 +93,114 @@ MM_EXPORT void* __libc_valloc(size_t n) { return valloc(n); }
 MM_EXPORT void* __libc_pvalloc(size_t n) { return pvalloc(n); }
 
 MM_EXPORT int malloc_trim(size_t) { return mm::purge_free_memory_bytes() > 0; }
-// glibc's M_TRIM_THRESHOLD (-1) sets the release threshold (bytes kept free
-// before they go back to the OS), as MYMALLOC_RELEASE_THRESHOLD does; the other
-// parameters have no meaning here and report failure (0), as glibc does for a
-// parameter it does not know, instead of pretending to apply them.
+// mallopt(3): glibc's parameters that have a counterpart here are applied, as the
+// MYMALLOC_* variables would, and report success (1): M_TRIM_THRESHOLD (bytes
+// kept free before they go back to the OS: MYMALLOC_RELEASE_THRESHOLD),
+// M_MMAP_THRESHOLD (requests above it get pages of their own: MYMALLOC_MEDIUM_MAX)
+// and M_ARENA_MAX (MYMALLOC_MAX_HEAPS). The others have no meaning here, and values out of an
+// option's range change nothing: both report failure (0), as glibc does, instead of pretending to
+// apply them.
 MM_EXPORT int mallopt(int param, int value) {
-  if (param == -1 && value >= 0) {  // M_TRIM_THRESHOLD
-    mm::ensure_init();
-    mm::page_heap().set_purge_threshold(static_cast<size_t>(value) >> mm::kPageShift);
-    return 1;
+  if (value < 0) return 0;
+  size_t v = static_cast<size_t>(value);
+  mm::ensure_init();
+  switch (param) {
+    case -1:  // M_TRIM_THRESHOLD
+      mm::config_set(&mm::Config::purge_threshold, v);
+      mm::page_heap().set_purge_threshold(v >> mm::kPageShift);
+      return 1;
+    case -3:  // M_MMAP_THRESHOLD
+      return mm::config_set(&mm::Config::medium_max, v);
+    case -8:  // M_ARENA_MAX
+      return mm::config_set(&mm::Config::max_heaps, v);
+    default:
+      return 0;
   }
-  return 0;
 }
-MM_EXPORT void malloc_stats(void) { mm::print_stats(); }
+MM_EXPORT void malloc_stats(void) { mm::print_stats(2, false); }
 
-// malloc_info(3): glibc's XML layout (one heap, the totals, system and address
-// space sizes), with this allocator's figures, and its own element with the rest;
-// without it glibc's version printed an all-zero document under the preload.
-// The snapshot is taken first: fprintf may allocate, and no lock is held then.
+namespace {
+// glibc's summary figures, shared by malloc_info and mallinfo2 so that they agree:
+// "fast" bytes are the free objects in thread and transfer caches, "rest" the
+// other free bytes that still hold memory (free objects in slabs, free space in
+// medium regions, committed free pages); the arena is every byte obtained and
+// not given back.
+struct GlibcView {
+  size_t arena, in_use, fast, rest, free_spans, mmapped;
+};
+GlibcView glibc_view(const mm::Stats& s) {
+  return GlibcView{s.mapped - s.page_purged,
+                   s.in_use,
+                   s.thread_cache + s.transfer_cache,
+                   s.small_free + s.medium_free + (s.page_free - s.page_purged),
+                   s.page_free_spans,
+                   s.large_bytes};
+}
+}  // namespace
+
+// malloc_info(3): glibc's XML layout (one heap; its free objects by size class;
+// the totals, system and address space sizes), with this allocator's figures, and
+// its own element with the rest; without it glibc's version printed an all-zero
+// document under the preload. The snapshot is taken first: fprintf may allocate,
+// and no lock is held then.
 MM_EXPORT int malloc_info(int options, FILE* fp) {
   if (options != 0 || !fp) {
     errno = EINVAL;
     return -1;
   }
   mm::Stats st = mm::collect_stats();
-  size_t cached = st.thread_cache + st.transfer_cache;
-  size_t free_bytes = st.small_free + st.medium_free + (st.page_free - st.page_purged);
+  GlibcView g = glibc_view(st);
   const char* totals =
-      "<total type=\"fast\" count=\"0\" size=\"%zu\"/>\n"
+      "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
       "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
       "<system type=\"current\" size=\"%zu\"/>\n"
       "<system type=\"max\" size=\"%zu\"/>\n"
       "<aspace type=\"total\" size=\"%zu\"/>\n"
       "<aspace type=\"mprotect\" size=\"%zu\"/>\n";
-  fprintf(fp, "<malloc version=\"mymalloc-%s\">\n<heap nr=\"0\">\n<sizes>\n</sizes>\n",
-          MYMALLOC_VERSION);
-  fprintf(fp, totals, cached, st.page_free_spans, free_bytes, st.mapped, st.mapped, st.mapped,
-          st.mapped);
+  size_t cached_objects = 0;
+  fprintf(fp, "<malloc version=\"mymalloc-%s\">\n<heap nr=\"0\">\n<sizes>\n", MYMALLOC_VERSION);
+  for (uint32_t bin = 1; bin < mm::kNumBins; ++bin) {
+    size_t n = st.classes[bin].cached, size = mm::bin_size(bin);
+    cached_objects += n;
+    if (n)
+      fprintf(fp, "<size from=\"%zu\" to=\"%zu\" total=\"%zu\" count=\"%zu\"/>\n", size - 15, size,
+              n * size, n);
+  }
+  fprintf(fp, "</sizes>\n");
+  fprintf(fp, totals, cached_objects, g.fast, g.free_spans, g.rest, g.arena, st.peak_mapped,
+          st.mapped, st.mapped);
   fprintf(fp, "</heap>\n");
-  fprintf(fp, totals, cached, st.page_free_spans, free_bytes, st.mapped, st.mapped, st.mapped,
-          st.mapped);
-  fprintf(fp, "<total type=\"mmap\" count=\"0\" size=\"%zu\"/>\n", st.large_bytes);
+  fprintf(fp, totals, cached_objects, g.fast, g.free_spans, g.rest, g.arena, st.peak_mapped,
+          st.mapped, st.mapped);
+  fprintf(
+      fp, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n",
+      static_cast<size_t>(st.classes[mm::kClsLarge].fetched - st.classes[mm::kClsLarge].returned),
+      g.mmapped);
   fprintf(fp,
           "<mymalloc in_use=\"%zu\" metadata=\"%zu\" thread_cache=\"%zu\" "
           "transfer_cache=\"%zu\" small_free=\"%zu\" medium_regions=\"%zu\" "
-          "medium_free=\"%zu\" large=\"%zu\" page_free=\"%zu\" page_released=\"%zu\"/>\n",
+          "medium_free=\"%zu\" large=\"%zu\" page_free=\"%zu\" page_released=\"%zu\" "
+          "peak_mapped=\"%zu\" peak_active=\"%zu\">\n",
           st.in_use, st.metadata, st.thread_cache, st.transfer_cache, st.small_free,
-          st.medium_regions, st.medium_free, st.large_bytes, st.page_free, st.page_purged);
-  fprintf(fp, "</malloc>\n");
+          st.medium_regions, st.medium_free, st.large_bytes, st.page_free, st.page_purged,
+          st.peak_mapped, st.peak_active);
+  for (uint32_t c = 1; c < mm::kNumBins + 2; ++c) {
+    const mm::ClassCounts& k = st.classes[c];
+    if (!k.fetched && !k.cached) continue;
+    if (c < mm::kNumBins)
+      fprintf(fp, "<class size=\"%zu\"", mm::bin_size(c));
+    else
+      fprintf(fp, "<class size=\"%s\"", c == mm::kClsMedium ? "medium" : "large");
+    fprintf(fp, " fetched=\"%llu\" returned=\"%llu\" cached=\"%llu\"/>\n",
+            static_cast<unsigned long long>(k.fetched), static_cast<unsigned long long>(k.returned),
+            static_cast<unsigned long long>(k.cached));
+  }
+  fprintf(fp, "</mymalloc>\n</malloc>\n");
   return 0;
 }
 
-MM_EXPORT void mymalloc_stats(void) { mm::print_stats(); }
+MM_EXPORT void mymalloc_stats(void) { mm::print_stats(2, false); }
+MM_EXPORT void mymalloc_stats_json(int fd) { mm::print_stats(fd, true); }
 MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::purge_free_memory_bytes(); }
 
 // mallinfo/mallinfo2 with glibc's layouts.
@@ -156,13 +213,15 @@ struct mm_mallinfo {
 
 MM_EXPORT mm_mallinfo2 mallinfo2(void) {
   mm::Stats s = mm::collect_stats();
+  GlibcView g = glibc_view(s);
   mm_mallinfo2 m{};
-  m.arena = s.mapped;
-  m.ordblks = s.page_free_spans;
-  m.hblkhd = s.large_bytes;
-  m.uordblks = s.in_use;
-  m.fordblks = s.mapped - s.in_use;
-  m.fsmblks = s.thread_cache + s.transfer_cache;
+  m.arena = g.arena;
+  m.ordblks = g.free_spans;
+  m.hblks = s.classes[mm::kClsLarge].fetched - s.classes[mm::kClsLarge].returned;
+  m.hblkhd = g.mmapped;
+  m.uordblks = g.in_use;
+  m.fsmblks = g.fast;
+  m.fordblks = g.fast + g.rest;
   m.keepcost = s.page_free - s.page_purged;
   return m;
 }
@@ -172,6 +231,7 @@ MM_EXPORT mm_mallinfo mallinfo(void) {
   mm_mallinfo m{};
   m.arena = static_cast<int>(m2.arena);
   m.ordblks = static_cast<int>(m2.ordblks);
+  m.hblks = static_cast<int>(m2.hblks);
   m.hblkhd = static_cast<int>(m2.hblkhd);
   m.uordblks = static_cast<int>(m2.uordblks);
   m.fordblks = static_cast<int>(m2.fordblks);

@@ -1,6 +1,7 @@
 // Observability: a snapshot of every tier, malloc_stats(), MYMALLOC_STATS=1.
 #pragma once
 #include "../common/common.h"
+#include "../frontend/thread_cache.h"
 
 namespace mm {
 
@@ -18,10 +19,15 @@ struct Stats {
   size_t medium_free;     // free bytes inside them (cached chunks count as used)
   size_t large_bytes;     // bytes of large spans
   size_t medium_heaps;
+  size_t peak_mapped;  // most bytes obtained and not given back at once (page heap)
+  size_t peak_active;  // most bytes of pages handed to the tiers at once
+  uint64_t lock_waits, lock_sleeps, transfer_retries;  // contention (lock.h, batch_stack.h)
+  ClassCounts classes[kNumBins + 2];  // by bin; kClsMedium uncached medium, kClsLarge large
 };
 
 Stats collect_stats();
-void print_stats();
+// The summary to fd: "mymalloc[pid]: key value" lines, or one JSON object.
+void print_stats(int fd, bool json);
 size_t purge_free_memory_bytes();  // purge_free_memory; the bytes it gave to the OS
 
 }  // namespace mm

@@ -18,6 +18,8 @@ void* encode(void** slot, void* v) {
 }
 }  // namespace
 
+uint64_t g_transfer_retries = 0;
+
 bool BatchStack::push(void* head) {
   MM_ASSERT(head != nullptr);
   if (__atomic_load_n(&count_, __ATOMIC_RELAXED) >= capacity_) return false;
@@ -26,6 +28,7 @@ bool BatchStack::push(void* head) {
   for (;;) {
     link(head) = encode(&link(head), old.ptr);
     if (tagged_cas(&top_, old, TaggedPtr{head, old.tag + 1})) return true;
+    __atomic_fetch_add(&g_transfer_retries, 1, __ATOMIC_RELAXED);
     old = tagged_load(&top_);
   }
 }
@@ -46,6 +49,7 @@ void* BatchStack::pop() {
       (void)before;
       return old.ptr;
     }
+    __atomic_fetch_add(&g_transfer_retries, 1, __ATOMIC_RELAXED);
     old = tagged_load(&top_);
   }
 }

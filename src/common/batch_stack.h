@@ -17,6 +17,8 @@
 
 namespace mm {
 
+extern uint64_t g_transfer_retries;  // CAS retries of every push and pop (statistics)
+
 class alignas(64) BatchStack {  // one cache line each: no false sharing
  public:
   // False when full: the caller goes to the next tier down instead.

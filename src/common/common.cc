@@ -12,14 +12,17 @@ ErrnoKeeper::~ErrnoKeeper() { errno = saved_; }
 
 void write_err(const char* s) { write_err_n(s, strlen(s)); }
 
-void write_err_n(const char* s, size_t n) {
+void write_all(int fd, const char* s, size_t n) {
   while (n > 0) {
-    ssize_t w = write(2, s, n);
+    ssize_t w = write(fd, s, n);
+    if (w < 0 && errno == EINTR) continue;
     if (w <= 0) return;
     s += w;
     n -= static_cast<size_t>(w);
   }
 }
+
+void write_err_n(const char* s, size_t n) { write_all(2, s, n); }
 
 namespace {
 // Writes v in base 10 or 16 ending just before end; returns where it starts.
@@ -33,6 +36,36 @@ char* format_num(char* end, uint64_t v, int base) {
   return p;
 }
 }  // namespace
+
+Out& Out::str_n(const char* s, size_t n) {
+  while (n > 0) {
+    if (len_ == sizeof buf_) flush();
+    size_t k = n < sizeof buf_ - len_ ? n : sizeof buf_ - len_;
+    __builtin_memcpy(buf_ + len_, s, k);
+    len_ += k;
+    s += k;
+    n -= k;
+  }
+  return *this;
+}
+
+Out& Out::num(uint64_t v, int base) {
+  char buf[24];
+  return str(format_num(buf + sizeof(buf) - 1, v, base));
+}
+
+Out& Out::hex(uint64_t v, int width) {
+  char buf[24];
+  char* p = format_num(buf + sizeof(buf) - 1, v, 16);
+  str("0x");
+  for (long pad = width - (buf + sizeof(buf) - 1 - p); pad > 0; --pad) str("0");
+  return str(p);
+}
+
+void Out::flush() {
+  write_all(fd_, buf_, len_);
+  len_ = 0;
+}
 
 void write_err_num(uint64_t v, int base) {
   char buf[24];

@@ -76,9 +76,30 @@ class ErrnoKeeper {
 };
 
 // Diagnostics go to fd 2 with write(2), never through stdio (which may allocate).
+void write_all(int fd, const char* s, size_t n);  // retries short writes and EINTR
 void write_err(const char* s);
 void write_err_n(const char* s, size_t n);  // the first n bytes of s
 void write_err_num(uint64_t v, int base = 10);
 [[noreturn]] void fatal(const char* func, const char* what, const void* ptr);
+
+// Buffered writes to a file descriptor, without allocating: the statistics and
+// the heap profiles. Flushed when full and when it goes out of scope.
+class Out {
+ public:
+  explicit Out(int fd) : fd_(fd) {}
+  ~Out() { flush(); }
+  Out(const Out&) = delete;
+  Out& operator=(const Out&) = delete;
+  Out& str(const char* s) { return str_n(s, __builtin_strlen(s)); }
+  Out& str_n(const char* s, size_t n);
+  Out& num(uint64_t v, int base = 10);  // base 16 without "0x"
+  Out& hex(uint64_t v, int width);      // 0x, zero-padded to width digits
+  void flush();
+
+ private:
+  int fd_;
+  size_t len_ = 0;
+  char buf_[4096];
+};
 
 }  // namespace mm

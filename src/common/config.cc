@@ -11,15 +11,18 @@ struct Tunable {
   const char* env;
   size_t Config::*field;
   size_t min, max;
+  const char* const* words = nullptr;  // names of the values 0, 1, ... (nullptr-ended)
 };
+constexpr const char* kStatsWords[] = {"off", "text", "json", nullptr};
+constexpr const char* kOnOff[] = {"off", "on", nullptr};
 constexpr Tunable kTunables[] = {
     {"MYMALLOC_TCACHE_BYTES", &Config::tcache_bytes, 0, size_t{1} << 30},
     {"MYMALLOC_MEDIUM_MAX", &Config::medium_max, kCachedMax, 16 << 20},
     {"MYMALLOC_RELEASE_THRESHOLD", &Config::purge_threshold, 0, ~size_t{0}},
     {"MYMALLOC_DECAY_MS", &Config::decay_ms, 0, 3600 * 1000},
     {"MYMALLOC_MAX_HEAPS", &Config::max_heaps, 0, 1024},
-    {"MYMALLOC_STATS", &Config::stats, 0, 2},
-    {"MYMALLOC_CHECK", &Config::check, 0, 1},
+    {"MYMALLOC_STATS", &Config::stats, 0, 2, kStatsWords},
+    {"MYMALLOC_CHECK", &Config::check, 0, 1, kOnOff},
 };
 
 // Decimal with an optional k/m/g suffix; false on anything else, and on a value
@@ -57,7 +60,8 @@ bool parse_size(const char* s, size_t* out) {
 }  // namespace
 
 namespace {
-// Sets t from the text s (name: how the user wrote it, for the messages).
+// Sets t from the text s (name: the variable or key as the user wrote it). A value
+// that is not one, or out of range, is said in one line: name, value, what is used.
 void apply(const Tunable& t, const char* s, size_t len, const char* name, size_t name_len) {
   char buf[32];
   size_t v;
@@ -66,20 +70,20 @@ void apply(const Tunable& t, const char* s, size_t len, const char* name, size_t
     __builtin_memcpy(buf, s, len);
     buf[len] = 0;
     ok = parse_size(buf, &v);
+    for (size_t i = 0; !ok && t.words && t.words[i]; ++i)
+      if (__builtin_strcmp(buf, t.words[i]) == 0) {
+        v = i;
+        ok = true;
+      }
   }
-  if (!ok) {
-    write_err("mymalloc: ignoring ");
-    write_err_n(name, name_len);
-    write_err(": not a size\n");
-    return;
-  }
-  size_t used = v < t.min ? t.min : (v > t.max ? t.max : v);
-  if (used != v) {  // said, not clamped in silence
-    write_err("mymalloc: ");
-    write_err_n(name, name_len);
-    write_err(" out of range, using ");
-    write_err_num(used);
-    write_err("\n");
+  size_t used = !ok ? g_config.*t.field : v < t.min ? t.min : (v > t.max ? t.max : v);
+  if (!ok || used != v) {  // said, not clamped in silence
+    Out err(2);
+    err.str("mymalloc: ").str_n(name, name_len).str("=").str_n(s, len);
+    err.str(ok        ? " out of range"
+            : t.words ? " is not a number or a name of a value"
+                      : " is not a size");
+    err.str(", using ").num(used).str("\n");
   }
   g_config.*t.field = used;
 }
@@ -88,14 +92,15 @@ void apply(const Tunable& t, const char* s, size_t len, const char* name, size_t
 
 void config_load() {
   // secure_getenv: a setuid or setgid program ignores the environment.
-  // MYMALLOC_CONF="name=value,..." (names are the variables' without MYMALLOC_,
-  // in any case) first; a MYMALLOC_* variable of its own overrides it.
+  // MYMALLOC_CONF="name:value,..." (names are the variables' without MYMALLOC_,
+  // in any case; '=' also separates, as jemalloc's MALLOC_CONF and GLIBC_TUNABLES
+  // spell it) first; a MYMALLOC_* variable of its own overrides it.
   if (const char* conf = secure_getenv("MYMALLOC_CONF")) {
     for (const char* p = conf; *p;) {
       const char* end = p;
       while (*end && *end != ',') ++end;
       const char* eq = p;
-      while (eq < end && *eq != '=') ++eq;
+      while (eq < end && *eq != '=' && *eq != ':') ++eq;
       const Tunable* hit = nullptr;
       for (const Tunable& t : kTunables) {
         const char* n = t.env + 9;  // past "MYMALLOC_"
@@ -104,7 +109,7 @@ void config_load() {
         if (p + k == eq && !n[k]) hit = &t;
       }
       if (hit && eq < end) {
-        apply(*hit, eq + 1, static_cast<size_t>(end - eq - 1), p, static_cast<size_t>(end - p));
+        apply(*hit, eq + 1, static_cast<size_t>(end - eq - 1), p, static_cast<size_t>(eq - p));
       } else if (end > p) {
         write_err("mymalloc: MYMALLOC_CONF: ignoring unknown option ");
         write_err_n(p, static_cast<size_t>(end - p));
@@ -116,8 +121,19 @@ void config_load() {
   for (const Tunable& t : kTunables)
     if (const char* s = secure_getenv(t.env))
       apply(t, s, __builtin_strlen(s), t.env, __builtin_strlen(t.env));
-  g_config.medium_max = align_up(g_config.medium_max, 16);
-  if (g_config.check) g_config.tcache_bytes = 0;  // every call reaches the checked paths
+  config_set(&Config::medium_max, g_config.medium_max);  // rounded up to 16
+  if (g_config.check) g_config.tcache_bytes = 0;         // every call reaches the checked paths
+}
+
+bool config_set(size_t Config::*field, size_t v) {
+  for (const Tunable& t : kTunables) {
+    if (t.field != field) continue;
+    if (v < t.min || v > t.max) return false;
+    if (field == &Config::medium_max) v = align_up(v, 16);
+    __atomic_store_n(&(g_config.*field), v, __ATOMIC_RELAXED);
+    return true;
+  }
+  return false;
 }
 
 void config_for_each(void (*f)(const char* name, size_t value)) {

@@ -11,12 +11,15 @@ struct Config {
   size_t purge_threshold = 16 << 20;  // MYMALLOC_RELEASE_THRESHOLD: free bytes kept unpurged
   size_t decay_ms = 1000;             // MYMALLOC_DECAY_MS: free pages unused this long are purged
   size_t max_heaps = 0;               // MYMALLOC_MAX_HEAPS: medium heaps (0: 4 per CPU, at least 8)
-  size_t stats = 0;  // MYMALLOC_STATS: 1 prints a summary to stderr at exit, 2 as JSON
+  size_t stats = 0;  // MYMALLOC_STATS: 1 (text) prints a summary to stderr at exit, 2 (json) JSON
   size_t check = 0;  // MYMALLOC_CHECK: 1 checks every call (frontend/checked.h)
 };
 
 extern Config g_config;
 void config_load();  // idempotent; called from initialisation
+// Sets an option at run time (mallopt); false, and nothing changed, when v is out
+// of the option's range.
+bool config_set(size_t Config::*field, size_t v);
 // Calls f with every option's name as MYMALLOC_CONF spells it (tcache_bytes, ...)
 // and its value, in the table's order (the statistics print them).
 void config_for_each(void (*f)(const char* name, size_t value));

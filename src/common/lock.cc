@@ -14,8 +14,12 @@ long futex(uint32_t* addr, int op, uint32_t val) {
 }
 }  // namespace
 
+uint64_t g_lock_waits = 0;
+uint64_t g_lock_sleeps = 0;
+
 void Lock::lock_slow() {
   ErrnoKeeper keep;
+  __atomic_fetch_add(&g_lock_waits, 1, __ATOMIC_RELAXED);
   for (int i = 0; i < kLockSpins; ++i) {
     uint32_t expected = 0;
     if (__atomic_load_n(&state_, __ATOMIC_RELAXED) == 0 &&
@@ -24,8 +28,10 @@ void Lock::lock_slow() {
       return;
     __builtin_ia32_pause();
   }
-  while (__atomic_exchange_n(&state_, 2, __ATOMIC_ACQUIRE) != 0)
+  while (__atomic_exchange_n(&state_, 2, __ATOMIC_ACQUIRE) != 0) {
+    __atomic_fetch_add(&g_lock_sleeps, 1, __ATOMIC_RELAXED);
     futex(&state_, FUTEX_WAIT_PRIVATE, 2);
+  }
 }
 
 void Lock::wake() {

@@ -70,6 +70,11 @@ class Lock {
   LockRank rank_;
 };
 
+// Contention, for the statistics: acquisitions that found the lock taken (and
+// spun), and futex waits among them.
+extern uint64_t g_lock_waits;
+extern uint64_t g_lock_sleeps;
+
 class LockGuard {
  public:
   explicit LockGuard(Lock& l) : l_(l) { l_.lock(); }

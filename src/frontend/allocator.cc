@@ -29,18 +29,26 @@ void* alloc_once(size_t n) {
       return cache_refill(tc, bin);
     }
     // An exiting thread whose cache is gone: straight to the back ends.
+    void* p = nullptr;
     if (is_small_class(bin)) {
-      void* p = nullptr;
       if (!small_fetch(bin, &p, 1)) return nullptr;
       cache_token_slot(p) = 0;
-      return p;
+    } else {
+      p = medium_alloc(nullptr, bin_size(bin) + kChunkHeader);
     }
-    return medium_alloc(nullptr, bin_size(bin) + kChunkHeader);
+    if (p) count_fetched(nullptr, bin, 1);
+    return p;
   }
   ensure_init();
-  if (n <= g_config.medium_max)
-    return medium_alloc(thread_heap(thread_cache_setup()), chunk_size_for(n));
-  return large_alloc(n, 0);
+  if (n <= g_config.medium_max) {
+    ThreadCache* tc = thread_cache_setup();
+    void* p = medium_alloc(thread_heap(tc), chunk_size_for(n));
+    if (p) count_fetched(tc, medium_count_class(Chunk::of(p)->size() - kChunkHeader), 1);
+    return p;
+  }
+  void* p = large_alloc(n, 0);
+  if (p) count_fetched(active_cache(), kClsLarge, 1);
+  return p;
 }
 
 // Runs f until it succeeds; on the first failure relieves memory pressure and tries
@@ -145,6 +153,7 @@ void dealloc_slow(void* p, uint8_t cls) {
     if (!tc) {
       mark_cached(p);
       next_of(p) = nullptr;
+      count_returned(nullptr, cls, 1);
       small_return(cls, p, 1);
       return;
     }
@@ -161,12 +170,14 @@ void dealloc_slow(void* p, uint8_t cls) {
       cache_overflow(tc, size_bin(payload), p);
       return;
     }
+    count_returned(tc, medium_count_class(payload), 1);
     medium_free(thread_heap(tc), c);
     return;
   }
   if (cls == kClsLarge) {
     Span* s = g_pagemap.span_of(p);
     check_large(p, s, "free");
+    count_returned(active_cache(), kClsLarge, 1);
     large_free(s);
     return;
   }
@@ -226,9 +237,19 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
     Chunk* c = medium_chunk(p, s, "realloc");
     size_t csize = chunk_size_for(n);
     if (MediumHeap::resize_is_noop(c, csize)) return true;  // no lock needed
+    uint32_t before = medium_count_class(c->size() - kChunkHeader);
     MediumHeap* h = s->heap;
-    LockGuard g(h->lock());
-    return h->resize_in_place(c, csize);
+    bool ok;
+    {
+      LockGuard g(h->lock());
+      ok = h->resize_in_place(c, csize);
+    }
+    uint32_t after = medium_count_class(c->size() - kChunkHeader);
+    if (ok && after != before) {  // counted in its new class from now on
+      count_returned(active_cache(), before, 1);
+      count_fetched(active_cache(), after, 1);
+    }
+    return ok;
   }
   check_large(p, s, "realloc");
   return n > g_config.medium_max && large_resize(s, n);
@@ -300,7 +321,9 @@ void* alloc_aligned_unchecked(size_t align, size_t n) {
   if (align <= kSmallMax && rounded <= kSmallMax)
     return g_config.check ? alloc_unchecked(rounded)
                           : alloc(rounded);  // checked: no second trailer
-  return with_retry([&] { return large_alloc(n ? n : 1, align); });
+  void* p = with_retry([&] { return large_alloc(n ? n : 1, align); });
+  if (p) count_fetched(active_cache(), kClsLarge, 1);
+  return p;
 }
 
 }  // namespace mm

@@ -24,7 +24,8 @@ ParkedCache* take_parked();
 ParkedCache* take_aged_parked();
 void free_parked(ParkedCache* pc);
 bool any_parked();
-size_t parked_bytes();  // objects' bytes in all parked caches
+size_t parked_bytes();                 // objects' bytes in all parked caches
+void parked_counts(ClassCounts* out);  // adds their objects to out[bin].cached
 Lock& parked_lock();
 
 }  // namespace mm

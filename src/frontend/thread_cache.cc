@@ -22,6 +22,8 @@ namespace mm {
 __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
 uint32_t g_flush_epoch = 0;
+uint64_t g_fetched[kNumBins + 2];
+uint64_t g_returned[kNumBins + 2];
 
 namespace {
 Lock g_tc_lock{LockRank::kThreadCaches};  // guards the registry list below
@@ -48,6 +50,11 @@ void tc_register(ThreadCache* tc) {
 
 void tc_unregister(ThreadCache* tc) {
   LockGuard g(g_tc_lock);
+  for (uint32_t c = 0; c < kNumBins + 2; ++c) {  // its counts go to the process's
+    __atomic_fetch_add(&g_fetched[c], tc->fetched[c], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&g_returned[c], tc->returned[c], __ATOMIC_RELAXED);
+    tc->fetched[c] = tc->returned[c] = 0;
+  }
   if (tc->reg_prev)
     tc->reg_prev->reg_next = tc->reg_next;
   else
@@ -77,6 +84,7 @@ void tc_destroy(void* arg) {
 // A whole batch whose first chunk belongs to another thread's heap goes to the
 // medium transfer cache instead, for the next thread that allocates that size.
 void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
+  count_returned(tc, bin, static_cast<uint64_t>(n));
   if (is_small_class(bin)) {
     small_return(bin, head, n);
     return;
@@ -279,6 +287,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   }
   MM_ASSERT(got >= 0 && got <= want);
   if (got == 0) return nullptr;
+  count_fetched(tc, bin, static_cast<uint64_t>(got));
   cache_token_slot(head) = 0;  // handed out now: no longer free (see bin_push)
   grow_max(tc, b, bin);
   b.head = next_of(head);
@@ -338,6 +347,20 @@ template <class F>
 void thread_cache_for_each(F f) {
   LockGuard g(g_tc_lock);
   for (ThreadCache* tc = g_tc_head; tc; tc = tc->reg_next) f(tc);
+}
+
+void thread_cache_counts(ClassCounts* out) {
+  for (uint32_t c = 0; c < kNumBins + 2; ++c)
+    out[c] = {__atomic_load_n(&g_fetched[c], __ATOMIC_RELAXED),
+              __atomic_load_n(&g_returned[c], __ATOMIC_RELAXED), 0};
+  parked_counts(out);
+  thread_cache_for_each([&](ThreadCache* tc) {
+    for (uint32_t c = 0; c < kNumBins + 2; ++c) {
+      out[c].fetched += __atomic_load_n(&tc->fetched[c], __ATOMIC_RELAXED);
+      out[c].returned += __atomic_load_n(&tc->returned[c], __ATOMIC_RELAXED);
+      if (c < kNumBins) out[c].cached += __atomic_load_n(&tc->bins[c].count, __ATOMIC_RELAXED);
+    }
+  });
 }
 
 size_t thread_cache_bytes() {

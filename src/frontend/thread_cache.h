@@ -35,6 +35,13 @@ struct ThreadCache {
   uint32_t serial;          // numbers the threads: picks a transfer-cache shard
   uint32_t seen[kNumBins];  // bin counts at the last scavenge: unchanged means idle
   uint8_t state;
+  // Objects of each class this thread took from the back ends and gave back to
+  // them (jemalloc's nmalloc/nfree): the statistics' counts per class, kept on
+  // the slow paths only, so a cache hit counts nothing. Index kClsMedium counts
+  // uncached medium chunks, kClsLarge large blocks. Added to the process's totals
+  // when the thread exits.
+  uint64_t fetched[kNumBins + 2];
+  uint64_t returned[kNumBins + 2];
 };
 
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
@@ -140,6 +147,34 @@ inline size_t bins_bytes(const Bin* bins) {
     total += size_t{__atomic_load_n(&bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
   return total;
 }
+
+// The counts above: into this thread's cache when it has one (tc), else into the
+// process's totals, atomically.
+extern uint64_t g_fetched[kNumBins + 2];
+extern uint64_t g_returned[kNumBins + 2];
+MM_INLINE void count_fetched(ThreadCache* tc, uint32_t cls, uint64_t n) {
+  if (tc)
+    tc->fetched[cls] += n;
+  else
+    __atomic_fetch_add(&g_fetched[cls], n, __ATOMIC_RELAXED);
+}
+MM_INLINE void count_returned(ThreadCache* tc, uint32_t cls, uint64_t n) {
+  if (tc)
+    tc->returned[cls] += n;
+  else
+    __atomic_fetch_add(&g_returned[cls], n, __ATOMIC_RELAXED);
+}
+MM_INLINE ThreadCache* active_cache() { return t_cache.state == kCacheActive ? &t_cache : nullptr; }
+// The class a medium chunk of this payload is counted in: its bin's when cached
+// sizes are, else kClsMedium.
+MM_INLINE uint32_t medium_count_class(size_t payload) {
+  return payload > kSmallMax && payload <= kCachedMax ? size_bin(payload) : kClsMedium;
+}
+struct ClassCounts {
+  uint64_t fetched, returned, cached;
+};
+// Per class, the sums over the process (live caches read racily).
+void thread_cache_counts(ClassCounts* out /* kNumBins + 2 */);
 
 // Set-up and teardown (thread_cache.cc).
 void thread_cache_init_key();

@@ -144,6 +144,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
   a->cls = cls;
   a->next = a->prev = nullptr;
   map(a);
+  note_peaks();
   return a;
 }
 
@@ -333,6 +334,7 @@ bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
         map(s);  // its class bytes (a few hundred) and its new last page
       else
         pm_->set_range(s->end_page() - delta, delta, s, s->cls);
+      note_peaks();
       return true;
     }
     // Only worth growing the heap when s (or the free span after it) is at the top:
@@ -388,11 +390,6 @@ Span* PageHeap::cut(Span* s, uintptr_t from, uintptr_t to, bool* ok) {
   free_locked(mid);
   *ok = true;
   return right;
-}
-
-PageHeapStats PageHeap::stats() {
-  LockGuard g(lock_);
-  return PageHeapStats{total_pages_, free_pages_, free_pages_ - committed_free_pages_, free_spans_};
 }
 
 }  // namespace mm

@@ -30,6 +30,8 @@ struct PageHeapStats {
   size_t free_pages;    // in free spans (committed or purged)
   size_t purged_pages;  // free pages given back to the OS
   size_t free_spans;
+  size_t peak_committed_pages;  // most pages obtained and not given back at once
+  size_t peak_active_pages;     // most pages handed out (slabs, regions, large) at once
 };
 
 // Methods are defined in page_heap.cc, and those of purging (the committed-span
@@ -165,6 +167,15 @@ class PageHeap {
   size_t free_pages_ = 0;
   size_t committed_free_pages_ = 0;
   size_t free_spans_ = 0;
+  size_t peak_committed_pages_ = 0;
+  size_t peak_active_pages_ = 0;
+  // After pages are handed out (carve, extend): the statistics' peaks.
+  void note_peaks() {
+    size_t committed = total_pages_ - (free_pages_ - committed_free_pages_);
+    size_t active = total_pages_ - free_pages_;
+    if (committed > peak_committed_pages_) peak_committed_pages_ = committed;
+    if (active > peak_active_pages_) peak_active_pages_ = active;
+  }
 };
 
 PageHeap& page_heap();

@@ -1,6 +1,7 @@
 // The page heap's purging: committed free spans in the order they were freed,
 // purged oldest first past the threshold and by decay; decommitting under a data
-// limit; joining committed and purged neighbours before the heap grows. See
+// limit; joining committed and purged neighbours before the heap grows; the
+// statistics, which count committed pages. See
 // docs/architecture.md, "Memory over time".
 #include "../common/assert.h"
 #include "../common/tuning.h"
@@ -116,6 +117,12 @@ void PageHeap::purge_free(size_t keep_pages, uint32_t min_age_ms) {
   while (lru_head_ && committed_free_pages_ > keep_pages &&
          now_ms_ - lru_head_->free_ms >= min_age_ms)
     purge_span(lru_head_);
+}
+
+PageHeapStats PageHeap::stats() {
+  LockGuard g(lock_);
+  return PageHeapStats{total_pages_, free_pages_,           free_pages_ - committed_free_pages_,
+                       free_spans_,  peak_committed_pages_, peak_active_pages_};
 }
 
 }  // namespace mm

@@ -135,11 +135,28 @@ int main(void) {
     free(h);
   }
 
-  /* mallopt: the release threshold is ours to set; parameters with no meaning
-   * here report failure instead of pretending. */
+  /* mallopt: parameters with a counterpart here are applied (the release
+   * threshold, the largest medium request, the number of heaps); values out of
+   * range and parameters with no meaning here report failure instead of
+   * pretending. */
   CHECK(mallopt(M_TRIM_THRESHOLD, 8 << 20) == 1);
-  CHECK(mallopt(M_ARENA_MAX, 2) == 0);
-  CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 0);
+  CHECK(mallopt(M_ARENA_MAX, 2) == 1);
+  CHECK(mallopt(M_ARENA_MAX, 5000) == 0);
+  CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 20) == 1);
+  CHECK(mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0);
+  CHECK(mallopt(M_MMAP_THRESHOLD, -1) == 0);
+  CHECK(mallopt(M_TOP_PAD, 1 << 20) == 0);
+  CHECK(mallopt(M_PERTURB, 0xa5) == 0);
+  {
+    /* 600 KB is a medium chunk now: usable size exact to 16 bytes (a large block
+     * would be rounded up to its class). */
+    char* m = malloc(600000);
+    CHECK(m && malloc_usable_size(m) < 600000 + 64);
+    memset(m, 3, 600000);
+    free(m);
+  }
+  CHECK(mallopt(M_MMAP_THRESHOLD, 128 << 10) == 1);
+  CHECK(mallopt(M_ARENA_MAX, 0) == 1);
   CHECK(mallopt(M_TRIM_THRESHOLD, 16 << 20) == 1);
 
   /* calloc zeroes; reallocarray works. */
@@ -174,19 +191,52 @@ int main(void) {
   free(lm);
 
   /* malloc_info: an XML document with our figures (glibc's printed zeros under
-   * the preload); options other than 0 are EINVAL. */
+   * the preload), free objects by size class, and totals that agree with
+   * mallinfo2 taken right after it (the FILE's buffer is ours, so nothing
+   * allocates in between); options other than 0 are EINVAL. */
+  void* held_big = malloc(300000); /* a large block for the mmap figures */
   FILE* xf = tmpfile();
-  CHECK(xf && malloc_info(0, xf) == 0);
-  static char xml[4096];
+  static char xbuf[1 << 16], xml[1 << 16];
+  CHECK(xf && setvbuf(xf, xbuf, _IOFBF, sizeof xbuf) == 0);
+  CHECK(malloc_info(0, xf) == 0);
+  struct mallinfo2 mx = mallinfo2();
   rewind(xf);
   size_t xn = fread(xml, 1, sizeof xml - 1, xf);
   xml[xn] = 0;
   fclose(xf);
+  free(held_big);
   CHECK(strstr(xml, "<malloc version=\"mymalloc-") && strstr(xml, "</malloc>"));
-  CHECK(strstr(xml, "<system type=\"current\" size=\"") &&
-        !strstr(xml, "<system type=\"current\" size=\"0\""));
+  CHECK(strstr(xml, "<size from=\"") && strstr(xml, "<class size=\"16\" fetched=\""));
+  size_t fast_n, fast, rest_n, rest, current, mmap_n, mmap_size;
+  const char* t = strstr(xml, "<total type=\"fast\"");
+  CHECK(t && sscanf(t,
+                    "<total type=\"fast\" count=\"%zu\" size=\"%zu\"/>\n"
+                    "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n"
+                    "<system type=\"current\" size=\"%zu\"/>",
+                    &fast_n, &fast, &rest_n, &rest, &current) == 5);
+  t = strstr(xml, "<total type=\"mmap\"");
+  CHECK(t &&
+        sscanf(t, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"", &mmap_n, &mmap_size) == 2);
+  CHECK(current > 0 && current == mx.arena);
+  CHECK(fast == mx.fsmblks && fast + rest == mx.fordblks && rest_n == mx.ordblks);
+  CHECK(mmap_n >= 1 && mmap_n == mx.hblks && mmap_size >= 300000 && mmap_size == mx.hblkhd);
   errno = 0;
   CHECK(malloc_info(1, stderr) == -1 && errno == EINVAL);
+
+  /* mymalloc_stats_json(fd) writes the statistics as one JSON line to fd. */
+  void (*stats_json)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "mymalloc_stats_json");
+  CHECK(stats_json);
+  FILE* jf = tmpfile();
+  CHECK(jf);
+  stats_json(fileno(jf));
+  rewind(jf);
+  xn = fread(xml, 1, sizeof xml - 1, jf);
+  xml[xn] = 0;
+  fclose(jf);
+  CHECK(strncmp(xml, "{\"mymalloc\":{\"version\":", 23) == 0 && xn > 4 &&
+        strcmp(xml + xn - 4, "]}}\n") == 0);
+  CHECK(strstr(xml, "\"classes\":[{\"size\":16,") && strstr(xml, "\"peak_mapped_bytes\":") &&
+        strstr(xml, "\"lock_waits\":"));
 
   /* malloc_trim, mallinfo, mallinfo2 answer (mallopt: above). */
   void* big = malloc(20 << 20);

@@ -13,14 +13,15 @@ check() {  # check ENV=VALUE expected-stderr-line
   [ -z "$out" ] || { echo "$1: wrote to stdout: $out"; exit 1; }
   echo "$err" | grep -qx "$2" || { echo "$1: expected '$2', got '$err'"; exit 1; }
 }
-check MYMALLOC_TCACHE_BYTES=18446744073709551616 "mymalloc: ignoring MYMALLOC_TCACHE_BYTES: not a size"
-check MYMALLOC_TCACHE_BYTES=20000000000g "mymalloc: ignoring MYMALLOC_TCACHE_BYTES: not a size"
-check MYMALLOC_TCACHE_BYTES=99g "mymalloc: MYMALLOC_TCACHE_BYTES out of range, using 1073741824"
-check MYMALLOC_MAX_HEAPS=5000 "mymalloc: MYMALLOC_MAX_HEAPS out of range, using 1024"
-check MYMALLOC_DECAY_MS=soon "mymalloc: ignoring MYMALLOC_DECAY_MS: not a size"
+check MYMALLOC_TCACHE_BYTES=18446744073709551616 "mymalloc: MYMALLOC_TCACHE_BYTES=18446744073709551616 is not a size, using 1048576"
+check MYMALLOC_TCACHE_BYTES=20000000000g "mymalloc: MYMALLOC_TCACHE_BYTES=20000000000g is not a size, using 1048576"
+check MYMALLOC_TCACHE_BYTES=99g "mymalloc: MYMALLOC_TCACHE_BYTES=99g out of range, using 1073741824"
+check MYMALLOC_MAX_HEAPS=5000 "mymalloc: MYMALLOC_MAX_HEAPS=5000 out of range, using 1024"
+check MYMALLOC_DECAY_MS=soon "mymalloc: MYMALLOC_DECAY_MS=soon is not a size, using 1000"
+check MYMALLOC_STATS=loud "mymalloc: MYMALLOC_STATS=loud is not a number or a name of a value, using 0"
 check MYMALLOC_CONF=decay_ms=5,colour=blue "mymalloc: MYMALLOC_CONF: ignoring unknown option colour=blue"
-check MYMALLOC_CONF=TCACHE_BYTES=12x "mymalloc: ignoring TCACHE_BYTES=12x: not a size"
+check MYMALLOC_CONF=TCACHE_BYTES:12x "mymalloc: TCACHE_BYTES=12x is not a size, using 1048576"
 # MYMALLOC_CONF sets options by name; a variable of its own overrides it.
-opts=$(MYMALLOC_STATS=1 MYMALLOC_CONF="tcache_bytes=64k,decay_ms=0" MYMALLOC_DECAY_MS=7 LD_PRELOAD="$lib" "$prog" 2>&1 >/dev/null | grep " version ")
+opts=$(MYMALLOC_STATS=1 MYMALLOC_CONF="tcache_bytes:64k,decay_ms=0" MYMALLOC_DECAY_MS=7 LD_PRELOAD="$lib" "$prog" 2>&1 >/dev/null | grep " version ")
 echo "$opts" | grep -q "tcache_bytes=65536 .*decay_ms=7 " || { echo "MYMALLOC_CONF: got '$opts'"; exit 1; }
 echo "config: ok"

@@ -17,6 +17,7 @@ if [ "${1:-build}" = test ]; then
   [ -x /usr/bin/time ] || missing="$missing time"
   command -v valgrind >/dev/null 2>&1 || missing="$missing valgrind"
   command -v clang-format >/dev/null 2>&1 || missing="$missing clang-format"
+  command -v google-pprof >/dev/null 2>&1 || missing="$missing google-perftools"
 fi
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then

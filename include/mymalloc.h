@@ -22,6 +22,11 @@ void mymalloc_stats_json(int fd);
  * and gives all free pages back to the OS. Returns the bytes released. */
 size_t mymalloc_release_free_memory(void);
 
+/* With heap profiling on (MYMALLOC_PROF=<prefix>), writes the sampled heap as
+ * <prefix>.<pid>.<seq>.heap, a profile google-pprof reads. Returns 0, or -1 when
+ * profiling is off or the file cannot be written. */
+int mymalloc_prof_dump(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -8,6 +8,7 @@
 #include "../common/config.h"
 #include "../frontend/allocator.h"
 #include "../frontend/process.h"
+#include "../frontend/profile.h"
 #include "../page/page_heap.h"
 #include "mymalloc.h"
 #include "stats.h"
@@ -202,6 +203,7 @@ MM_EXPORT int malloc_info(int options, FILE* fp) {
 MM_EXPORT void mymalloc_stats(void) { mm::print_stats(2, false); }
 MM_EXPORT void mymalloc_stats_json(int fd) { mm::print_stats(fd, true); }
 MM_EXPORT size_t mymalloc_release_free_memory(void) { return mm::purge_free_memory_bytes(); }
+MM_EXPORT int mymalloc_prof_dump(void) { return mm::prof_dump() ? 0 : -1; }
 
 // mallinfo/mallinfo2 with glibc's layouts.
 struct mm_mallinfo2 {

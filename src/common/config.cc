@@ -11,10 +11,18 @@ struct Tunable {
   const char* env;
   size_t Config::*field;
   size_t min, max;
-  const char* const* words = nullptr;  // names of the values 0, 1, ... (nullptr-ended)
+  const char* const* words = nullptr;   // names of the values 0, 1, ... (nullptr-ended)
+  char (Config::*text)[240] = nullptr;  // a string option instead (field unused)
 };
 constexpr const char* kStatsWords[] = {"off", "text", "json", nullptr};
 constexpr const char* kOnOff[] = {"off", "on", nullptr};
+// Linux's signal numbers on x86-64 and arm64.
+constexpr const char* kSignals[] = {
+    "none",     "SIGHUP",  "SIGINT",    "SIGQUIT", "SIGILL",  "SIGTRAP",   "SIGABRT",
+    "SIGBUS",   "SIGFPE",  "SIGKILL",   "SIGUSR1", "SIGSEGV", "SIGUSR2",   "SIGPIPE",
+    "SIGALRM",  "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP",   "SIGTSTP",
+    "SIGTTIN",  "SIGTTOU", "SIGURG",    "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF",
+    "SIGWINCH", "SIGIO",   "SIGPWR",    "SIGSYS",  nullptr};
 constexpr Tunable kTunables[] = {
     {"MYMALLOC_TCACHE_BYTES", &Config::tcache_bytes, 0, size_t{1} << 30},
     {"MYMALLOC_MEDIUM_MAX", &Config::medium_max, kCachedMax, 16 << 20},
@@ -23,6 +31,10 @@ constexpr Tunable kTunables[] = {
     {"MYMALLOC_MAX_HEAPS", &Config::max_heaps, 0, 1024},
     {"MYMALLOC_STATS", &Config::stats, 0, 2, kStatsWords},
     {"MYMALLOC_CHECK", &Config::check, 0, 1, kOnOff},
+    {"MYMALLOC_PROF", nullptr, 0, 0, nullptr, &Config::prof},
+    {"MYMALLOC_PROF_SAMPLE", &Config::prof_sample, 1, size_t{1} << 40},
+    {"MYMALLOC_PROF_SIGNAL", &Config::prof_signal, 0, 64, kSignals},
+    {"MYMALLOC_LEAKS", &Config::leaks, 0, 1, kOnOff},
 };
 
 // Decimal with an optional k/m/g suffix; false on anything else, and on a value
@@ -63,6 +75,16 @@ namespace {
 // Sets t from the text s (name: the variable or key as the user wrote it). A value
 // that is not one, or out of range, is said in one line: name, value, what is used.
 void apply(const Tunable& t, const char* s, size_t len, const char* name, size_t name_len) {
+  if (t.text) {  // a path: kept as it is, if it fits
+    char(&dst)[240] = g_config.*t.text;
+    if (len < sizeof dst) {
+      __builtin_memcpy(dst, s, len);
+      dst[len] = 0;
+    } else {
+      Out(2).str("mymalloc: ").str_n(name, name_len).str(" is longer than 239 bytes, ignored\n");
+    }
+    return;
+  }
   char buf[32];
   size_t v;
   bool ok = len < sizeof buf;
@@ -127,7 +149,7 @@ void config_load() {
 
 bool config_set(size_t Config::*field, size_t v) {
   for (const Tunable& t : kTunables) {
-    if (t.field != field) continue;
+    if (t.text || t.field != field) continue;
     if (v < t.min || v > t.max) return false;
     if (field == &Config::medium_max) v = align_up(v, 16);
     __atomic_store_n(&(g_config.*field), v, __ATOMIC_RELAXED);
@@ -138,6 +160,7 @@ bool config_set(size_t Config::*field, size_t v) {
 
 void config_for_each(void (*f)(const char* name, size_t value)) {
   for (const Tunable& t : kTunables) {
+    if (t.text) continue;  // not a number: MYMALLOC_PROF is not listed
     char name[32];
     size_t k = 0;
     for (const char* n = t.env + 9; *n && k + 1 < sizeof name; ++n)

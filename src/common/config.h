@@ -13,6 +13,11 @@ struct Config {
   size_t max_heaps = 0;               // MYMALLOC_MAX_HEAPS: medium heaps (0: 4 per CPU, at least 8)
   size_t stats = 0;  // MYMALLOC_STATS: 1 (text) prints a summary to stderr at exit, 2 (json) JSON
   size_t check = 0;  // MYMALLOC_CHECK: 1 checks every call (frontend/checked.h)
+  // The heap profiler (frontend/profile.h).
+  size_t prof_sample = 512 * 1024;  // MYMALLOC_PROF_SAMPLE: mean bytes between samples
+  size_t prof_signal = 0;           // MYMALLOC_PROF_SIGNAL: a signal that dumps a profile
+  size_t leaks = 0;                 // MYMALLOC_LEAKS: 1 reports live samples at exit
+  char prof[240] = {};              // MYMALLOC_PROF: the profiles' path prefix ("": off)
 };
 
 extern Config g_config;

@@ -20,7 +20,8 @@ enum class LockRank : uint8_t {
   kMediumHeap,    // each medium heap (several at once only in fork's prepare)
   kCentral,       // each central free list (several at once only in fork's prepare)
   kPageHeap,
-  kMeta,  // metadata, the innermost
+  kProfile,  // the heap profiler's samples (takes metadata inside)
+  kMeta,     // metadata, the innermost
   kCount,
 };
 

@@ -13,6 +13,7 @@
 #include "checked.h"
 #include "medium_backend.h"
 #include "pressure.h"
+#include "profile.h"
 #include "small_backend.h"
 
 namespace mm {
@@ -102,6 +103,11 @@ void* alloc_quiet(size_t n) {
 
 void* alloc_slow(size_t n) {
   if (MM_UNLIKELY(g_config.check)) return checked_alloc(n, 0);
+  // The fast path counted requests up to kCachedMax (it subtracts before it looks
+  // at the bin); larger ones are counted here. n > kMaxRequest fails below.
+  if (n > kCachedMax && n <= kMaxRequest) t_cache.sample_left -= static_cast<int64_t>(n);
+  if (MM_UNLIKELY(t_cache.sample_left < 0))
+    if (void* p = prof_sample_alloc(n)) return p;
   return alloc_unchecked(n);
 }
 
@@ -178,6 +184,7 @@ void dealloc_slow(void* p, uint8_t cls) {
     Span* s = g_pagemap.span_of(p);
     check_large(p, s, "free");
     count_returned(active_cache(), kClsLarge, 1);
+    if (MM_UNLIKELY(s->sample != nullptr)) prof_free(s);
     large_free(s);
     return;
   }

@@ -2,8 +2,10 @@
 // tests call them. Nothing here replaces the process's malloc: src/api does that.
 //
 // malloc(n)                                             [fast: allocator.h]
-//   alloc_fast: n <= 1024 and the bin of n has an object -> pop it
+//   alloc_fast: n <= 1024, the profiler's count stays >= 0 after n, and the
+//               bin of n has an object -> pop it
 //   alloc_slow                                          [allocator.cc]
+//     the count below zero: prof_sample_alloc           [profile.cc]
 //     with_retry: drain the stash; alloc_once; on failure relieve_pressure and
 //                 once more; after the heap grew, scavenge_caches   [pressure.cc]
 //       alloc_once: n <= 1024 -> cache_refill           [thread_cache.cc]
@@ -42,8 +44,12 @@ void dealloc_slow(void* p, uint8_t cls);
 
 MM_INLINE void* alloc_fast(size_t n) {
   if (MM_LIKELY(n <= kCachedMax)) {
-    void* p = bin_take(t_cache_bin(n));  // bin 0 (n == 0) is always empty
-    if (MM_LIKELY(p != nullptr)) return p;
+    // The heap profiler's count (profile.h): below zero, this allocation may be
+    // sampled, and alloc_slow decides. Larger requests are counted there.
+    if (MM_LIKELY((t_cache.sample_left -= static_cast<int64_t>(n)) >= 0)) {
+      void* p = bin_take(t_cache_bin(n));  // bin 0 (n == 0) is always empty
+      if (MM_LIKELY(p != nullptr)) return p;
+    }
   }
   return alloc_slow(n);
 }

@@ -198,20 +198,26 @@ size_t large_pages(size_t n) {
   return align_up(pages, step);
 }
 
+namespace {
+Span* large_span(size_t pages, size_t align) {
+  Span* s = align > kPageSize ? page_heap().alloc_aligned(pages, align >> kPageShift,
+                                                          SpanState::kLarge, kClsLarge)
+                              : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
+  if (s) __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
+  return s;
+}
+}  // namespace
+
 void* large_alloc(size_t n, size_t align) {
   ensure_init();
   size_t exact = pages_for(n);
   for (size_t pages = large_pages(n);; pages = exact) {
-    Span* s = align > kPageSize ? page_heap().alloc_aligned(pages, align >> kPageShift,
-                                                            SpanState::kLarge, kClsLarge)
-                                : page_heap().alloc(pages, SpanState::kLarge, kClsLarge);
-    if (s) {
-      __atomic_add_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);
-      return s->base();
-    }
+    if (Span* s = large_span(pages, align)) return s->base();
     if (pages == exact) return nullptr;
   }
 }
+
+Span* large_alloc_exact(size_t n) { return large_span(pages_for(n ? n : 1), 0); }
 
 void large_free(Span* s) {
   __atomic_sub_fetch(&g_large_bytes, s->bytes(), __ATOMIC_RELAXED);

@@ -41,6 +41,8 @@ void medium_trim_all();
 // Pages a large block of n bytes gets: n rounded up to its large class.
 size_t large_pages(size_t n);
 void* large_alloc(size_t n, size_t align);
+// Exactly the pages n needs, no size class (the heap profiler's sampled blocks).
+Span* large_alloc_exact(size_t n);
 void large_free(Span* s);
 // Grows or shrinks a large block's span in place; false if it cannot grow there.
 bool large_resize(Span* s, size_t n);

@@ -7,6 +7,7 @@
 #include "../meta/meta.h"
 #include "../page/page_heap.h"
 #include "medium_backend.h"
+#include "profile.h"
 #include "small_backend.h"
 #include "thread_cache.h"
 
@@ -41,6 +42,7 @@ namespace {
 // medium heaps) are guarded by locks of earlier entries.
 using LockOp = void (*)(Lock&);
 void page_heap_locks(LockOp op) { op(page_heap().lock()); }
+void profile_locks(LockOp op) { op(prof_lock()); }
 void meta_locks(LockOp op) { op(meta_lock()); }
 constexpr void (*kLockTable[])(LockOp) = {
     thread_cache_locks,   // kThreadCaches, kParked
@@ -48,6 +50,7 @@ constexpr void (*kLockTable[])(LockOp) = {
     medium_heap_locks,    // kMediumHeap, every heap
     central_locks,        // kCentral, every class
     page_heap_locks,      // kPageHeap
+    profile_locks,        // kProfile
     meta_locks,           // kMeta
 };
 constexpr int kLockTableLen = sizeof kLockTable / sizeof kLockTable[0];
@@ -71,6 +74,7 @@ void fork_child() {
 __attribute__((constructor)) void register_fork_handlers() {
   ensure_init();
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  prof_start();  // after libc is up: it may load the unwinder
 }
 }  // namespace
 

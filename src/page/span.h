@@ -43,6 +43,10 @@ struct Span {
   // Medium regions.
   MediumHeap* heap = nullptr;
 
+  // Large blocks: the heap profiler's record when the block is a sampled
+  // allocation (frontend/profile.h); nullptr otherwise.
+  void* sample = nullptr;
+
   // A thread freeing a chunk of another thread's region reads its base while the
   // owner may cut the region's first pages away (PageHeap::cut): either value
   // lies below the chunk, and the access is atomic (a plain mov).

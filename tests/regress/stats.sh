@@ -14,7 +14,7 @@ for k in mapped_bytes in_use_bytes thread_cache_bytes transfer_cache_bytes mediu
   echo "$err" | grep -q "^mymalloc\[[0-9]*\]: $k [0-9]*$" || { echo "missing $k"; exit 1; }
 done
 prog=$(basename "$2")
-echo "$err" | grep -q "^mymalloc\[[0-9]*\]: program $prog version [0-9.]* tcache_bytes=[0-9]* .*check=[01]$" ||
+echo "$err" | grep -q "^mymalloc\[[0-9]*\]: program $prog version [0-9.]* tcache_bytes=[0-9]* .*check=[01] prof_sample=[0-9]* prof_signal=[0-9]* leaks=[01]$" ||
   { echo "missing the program, version and options line"; exit 1; }
 echo "$err" | grep -q "^mymalloc\[[0-9]*\]: class 16 fetched [0-9]* returned [0-9]* cached [0-9]*$" ||
   { echo "missing the counts of class 16"; exit 1; }

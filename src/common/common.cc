@@ -24,8 +24,6 @@ void write_all(int fd, const char* s, size_t n) {
 
 void write_err_n(const char* s, size_t n) { write_all(2, s, n); }
 
-namespace {
-// Writes v in base 10 or 16 ending just before end; returns where it starts.
 char* format_num(char* end, uint64_t v, int base) {
   char* p = end;
   *p = 0;
@@ -35,7 +33,6 @@ char* format_num(char* end, uint64_t v, int base) {
   } while (v);
   return p;
 }
-}  // namespace
 
 Out& Out::str_n(const char* s, size_t n) {
   while (n > 0) {

@@ -80,6 +80,9 @@ void write_all(int fd, const char* s, size_t n);  // retries short writes and EI
 void write_err(const char* s);
 void write_err_n(const char* s, size_t n);  // the first n bytes of s
 void write_err_num(uint64_t v, int base = 10);
+// Writes v in base 10 or 16 (no prefix) ending just before end, which gets the
+// terminating zero; returns where the digits start. Needs 21 bytes before end.
+char* format_num(char* end, uint64_t v, int base = 10);
 [[noreturn]] void fatal(const char* func, const char* what, const void* ptr);
 
 // Buffered writes to a file descriptor, without allocating: the statistics and

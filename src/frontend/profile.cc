@@ -208,13 +208,7 @@ bool dump_locked(bool at_exit) {
     while (*s && len + 1 < sizeof path) path[len++] = *s++;
   };
   char num[24];
-  auto put_num = [&](uint64_t v) {
-    char* p = num + sizeof num - 1;
-    *p = 0;
-    do *--p = static_cast<char>('0' + v % 10);
-    while (v /= 10);
-    put(p);
-  };
+  auto put_num = [&](uint64_t v) { put(format_num(num + sizeof num - 1, v)); };
   put(g_config.prof);
   put(".");
   put_num(static_cast<uint64_t>(getpid()));

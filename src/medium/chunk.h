@@ -66,11 +66,26 @@ struct Chunk {
   }
 };
 
-// Links of a free chunk live in its payload.
+// Links of a free chunk live in its payload, where a use-after-free write can
+// reach them: so they are stored encoded, as the thread caches' lists are
+// (next_of: the secret and the link's own address), and a decoded link that is
+// not 16-byte aligned, as a forged one almost never is, aborts before it is used.
 struct FreeChunk {
   Chunk hdr;
-  FreeChunk* next;
-  FreeChunk* prev;
+  FreeChunk* next() { return decode(&next_); }
+  FreeChunk* prev() { return decode(&prev_); }
+  void set_next(FreeChunk* f) { next_of(&next_) = f; }
+  void set_prev(FreeChunk* f) { next_of(&prev_) = f; }
+
+ private:
+  static FreeChunk* decode(void** slot) {
+    void* v = next_of(slot);
+    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(v) & 15))
+      fatal("malloc", "corrupted free list (medium) at", slot);
+    return static_cast<FreeChunk*>(v);
+  }
+  void* next_;
+  void* prev_;
 };
 
 // Chunk bytes for a request of n bytes (n > 0).

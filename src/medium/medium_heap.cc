@@ -24,9 +24,9 @@ void MediumHeap::bin_insert(FreeChunk* f) {
   MM_ASSERT(f->hdr.next()->in_use());
   MM_ASSERT(f->hdr.prev_size == 0 || f->hdr.prev()->in_use());
   size_t b = free_bin_of(f->hdr.size());
-  f->prev = nullptr;
-  f->next = bins_[b];
-  if (f->next) f->next->prev = f;
+  f->set_prev(nullptr);
+  f->set_next(bins_[b]);
+  if (bins_[b]) bins_[b]->set_prev(f);
   bins_[b] = f;
   bitmap_[b / 64] |= uint64_t{1} << (b % 64);
 }
@@ -35,11 +35,17 @@ void MediumHeap::bin_remove(FreeChunk* f) {
   MM_ASSERT(f->hdr.valid_free());
   size_t b = free_bin_of(f->hdr.size());
   MM_ASSERT(bitmap_[b / 64] & (uint64_t{1} << (b % 64)));
-  if (f->prev)
-    f->prev->next = f->next;
+  // Safe unlinking: both neighbours must point back at f (a forged link that
+  // happened to decode aligned still stops here, before anything is written).
+  FreeChunk* next = f->next();
+  FreeChunk* prev = f->prev();
+  if (MM_UNLIKELY((next && next->prev() != f) || (prev ? prev->next() : bins_[b]) != f))
+    fatal("malloc", "corrupted free list (medium) at", f->hdr.payload());
+  if (prev)
+    prev->set_next(next);
   else
-    bins_[b] = f->next;
-  if (f->next) f->next->prev = f->prev;
+    bins_[b] = next;
+  if (next) next->set_prev(prev);
   if (!bins_[b]) bitmap_[b / 64] &= ~(uint64_t{1} << (b % 64));
 }
 
@@ -49,7 +55,7 @@ FreeChunk* MediumHeap::find_fit(size_t csize) {
     // A ranged bin holds sizes on both sides of csize: best fit over a bounded scan.
     FreeChunk* best = nullptr;
     int scanned = 0;
-    for (FreeChunk* f = bins_[b]; f && scanned < kFitScan; f = f->next, ++scanned) {
+    for (FreeChunk* f = bins_[b]; f && scanned < kFitScan; f = f->next(), ++scanned) {
       size_t s = f->hdr.size();
       if (s >= csize && (!best || s < best->hdr.size())) {
         best = f;

@@ -26,7 +26,7 @@ void MediumHeap::purge_free_chunks(Purge which) {
   // Chunks with at least one whole OS page past their links: from this bin up.
   for (size_t b = all ? free_bin_of(3 * kOsPage) : free_bin_of(kPurgeChunkMin); b < kNumFreeBins;
        ++b) {
-    for (FreeChunk* f = bins_[b]; f && (all || calls < kPurgeCallsPerPass); f = f->next) {
+    for (FreeChunk* f = bins_[b]; f && (all || calls < kPurgeCallsPerPass); f = f->next()) {
       Chunk* c = &f->hdr;
       if (c->has_flag(kChunkPurged)) continue;
       if (which == Purge::kDecayed && !c->has_flag(kChunkSeen)) {

@@ -177,6 +177,25 @@ static void run_case(const char* name) {
     char* p = malloc(5000);
     free(p);
     free(p);
+  } else if (!strcmp(name, "medium_free_list_poisoned")) {
+    /* Two free 3000-byte chunks in a medium heap's free list (live chunks between
+     * them, so they do not merge), then a use-after-free write of a global's
+     * address into the link of the last one freed: malloc must not follow it. */
+    static char target[8192];
+    char* a = malloc(3000);
+    char* s1 = malloc(3000);
+    char* b = malloc(3000);
+    char* s2 = malloc(3000);
+    free(a);
+    free(b);
+    malloc_trim(0); /* drains the stash: both are in the free list now */
+    *(void**)b = target + 64;
+    void* x = malloc(3000);
+    void* y = malloc(3000);
+    if (x == target + 64 || y == target + 64) fail("malloc returned the forged address");
+    (void)s1;
+    (void)s2;
+    _exit(0);
   } else if (!strcmp(name, "misaligned_small_realloc")) {
     char* p = malloc(64);
     p = realloc(p + 16, 100);
@@ -214,12 +233,13 @@ int main(int argc, char** argv) {
                                 "overflow_realloc_checked",
                                 "use_after_free_checked",
                                 "double_free_checked",
-                                "misaligned_small_realloc"};
-  static const char* func[] = {"free()",   "free()", "free()",   "free()", "free()",    "free()",
-                               "free()",   "free()", "free()",   "free()", "realloc()", "free()",
-                               "free()",   "free()", "free()",   "free()", "free()",    "free()",
-                               "malloc()", "free()", "free()",   "free()", "free()",    "realloc()",
-                               "malloc()", "free()", "realloc()"};
+                                "misaligned_small_realloc",
+                                "medium_free_list_poisoned"};
+  static const char* func[] = {
+      "free()", "free()", "free()",    "free()",    "free()",   "free()",    "free()",
+      "free()", "free()", "free()",    "realloc()", "free()",   "free()",    "free()",
+      "free()", "free()", "free()",    "free()",    "malloc()", "free()",    "free()",
+      "free()", "free()", "realloc()", "malloc()",  "free()",   "realloc()", "malloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

@@ -36,13 +36,17 @@ TEST_CASE("batch stack: LIFO of whole batches, bounded") {
   CHECK(tc.pop() == nullptr);
 }
 
-TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (ABA)") {
-  // Each thread pops a batch, checks and rewrites the contents it owns, pushes it back.
-  // With a plain pointer CAS, ABA would hand one batch to two threads and the
-  // ownership stamp below would catch it.
+namespace {
+// Each thread pops a batch, checks and rewrites the contents it owns, pushes it back.
+// With a plain pointer CAS, ABA would hand one batch to two threads and the
+// ownership stamp below would catch it. The locked form (slots) must also leave
+// every object's second word (the double-free token) as it was.
+void concurrent_push_pop(void** slots) {
   constexpr int kBatches = 64, kObjs = 4, kThreads = 4, kIters = 20000;
+  constexpr uintptr_t kToken = 0x5eed;
   BatchStack tc;
   tc.set_capacity(kBatches);
+  if (slots) tc.use_slots(slots);
   struct alignas(16) Obj {
     void* link[2];
     std::atomic<int> owner;
@@ -52,6 +56,7 @@ TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (A
     void* ptrs[kObjs];
     for (int i = 0; i < kObjs; ++i) {
       objs[b][i].owner = -1;
+      objs[b][i].link[1] = reinterpret_cast<void*>(kToken);
       ptrs[i] = &objs[b][i];
     }
     REQUIRE(tc.push(make_batch(ptrs, kObjs)));
@@ -70,7 +75,10 @@ TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (A
           if (!o->owner.compare_exchange_strong(expect, t)) errors++;
         }
         if (n != kObjs) errors++;
-        for (void* p = h; p; p = next_of(p)) static_cast<Obj*>(p)->owner = -1;
+        for (void* p = h; p; p = next_of(p)) {
+          static_cast<Obj*>(p)->owner = -1;
+          if (slots && static_cast<Obj*>(p)->link[1] != reinterpret_cast<void*>(kToken)) errors++;
+        }
         if (!tc.push(h)) errors++;
       }
     });
@@ -80,4 +88,14 @@ TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (A
   std::set<void*> seen;
   while (void* h = tc.pop()) seen.insert(h);
   CHECK(seen.size() == kBatches);
+}
+}  // namespace
+
+TEST_CASE("batch stack: concurrent push/pop never loses or duplicates a batch (ABA)") {
+  concurrent_push_pop(nullptr);
+}
+
+TEST_CASE("batch stack, locked form (16-byte objects): the same, every token kept") {
+  static void* slots[64];
+  concurrent_push_pop(slots);
 }

@@ -22,6 +22,14 @@ uint64_t g_transfer_retries = 0;
 
 bool BatchStack::push(void* head) {
   MM_ASSERT(head != nullptr);
+  if (slots_) {
+    LockGuard g(lock_);
+    uint32_t n = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+    if (n >= capacity_) return false;
+    slots_[n] = head;
+    __atomic_store_n(&count_, n + 1, __ATOMIC_RELAXED);
+    return true;
+  }
   if (__atomic_load_n(&count_, __ATOMIC_RELAXED) >= capacity_) return false;
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
   TaggedPtr old = tagged_load(&top_);
@@ -34,6 +42,13 @@ bool BatchStack::push(void* head) {
 }
 
 void* BatchStack::pop() {
+  if (slots_) {
+    LockGuard g(lock_);
+    uint32_t n = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+    if (n == 0) return nullptr;
+    __atomic_store_n(&count_, n - 1, __ATOMIC_RELAXED);
+    return slots_[n - 1];
+  }
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
     if (!old.ptr) return nullptr;

@@ -14,6 +14,7 @@
 #include "assert.h"
 #include "common.h"
 #include "dwcas.h"
+#include "lock.h"
 
 namespace mm {
 
@@ -36,6 +37,12 @@ class alignas(64) BatchStack {  // one cache line each: no false sharing
   // Medium chunks keep their cache token in word 1, so their batches link through
   // word 2 (every cached medium chunk has at least 272 bytes).
   void set_link_word(uint32_t w) { link_word_ = w; }
+  // Batches of 16-byte objects have no word to spare for a link (word 0 chains
+  // the batch, word 1 is the double-free token): their stacks keep the heads in
+  // an array of capacity slots instead, under a lock, as tcmalloc's transfer
+  // caches do, so that every object keeps its token while it waits here.
+  void use_slots(void** slots) { slots_ = slots; }
+  Lock& slots_lock() { return lock_; }
 
  private:
   void*& link(void* head) const { return static_cast<void**>(head)[link_word_]; }
@@ -45,6 +52,8 @@ class alignas(64) BatchStack {  // one cache line each: no false sharing
   uint32_t last_pusher_ = 0;
   uint32_t capacity_ = 0;  // batches; set before use
   uint32_t link_word_ = 1;
+  void** slots_ = nullptr;  // set: the locked array form (use_slots)
+  Lock lock_{LockRank::kTransfer};
 };
 
 // How many batches a drain takes out of a stack: all of them, or, for an idle one

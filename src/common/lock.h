@@ -19,6 +19,7 @@ enum class LockRank : uint8_t {
   kHeapRegistry,  // registry of medium heaps
   kMediumHeap,    // each medium heap (several at once only in fork's prepare)
   kCentral,       // each central free list (several at once only in fork's prepare)
+  kTransfer,      // the locked transfer stacks of 16-byte objects (batch_stack.h)
   kPageHeap,
   kProfile,  // the heap profiler's samples (takes metadata inside)
   kMeta,     // metadata, the innermost

@@ -48,7 +48,7 @@ constexpr void (*kLockTable[])(LockOp) = {
     thread_cache_locks,   // kThreadCaches, kParked
     heap_registry_locks,  // kHeapRegistry
     medium_heap_locks,    // kMediumHeap, every heap
-    central_locks,        // kCentral, every class
+    central_locks,        // kCentral, every class; then kTransfer
     page_heap_locks,      // kPageHeap
     profile_locks,        // kProfile
     meta_locks,           // kMeta

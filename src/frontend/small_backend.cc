@@ -1,5 +1,6 @@
 #include "small_backend.h"
 
+#include "../common/assert.h"
 #include "../common/batch_stack.h"
 #include "../common/size_class.h"
 #include "../common/tuning.h"
@@ -35,6 +36,10 @@ MM_INLINE BatchStack& shard_choice(uint32_t i, uint32_t sc) {
 }
 // Batch counts at the last scavenge: a cache whose count has not moved is idle.
 uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];
+// The locked stacks of 16-byte objects (BatchStack::use_slots) keep their heads here.
+constexpr uint32_t kSlots16 =
+    static_cast<uint32_t>(kTransferBytesPerClass / kShards / (16 * kSmallBatch));
+void* g_slots16[kShards][kSlots16];
 }  // namespace
 
 void small_backend_init() {
@@ -45,9 +50,15 @@ void small_backend_init() {
       shard[sc].set_capacity(
           static_cast<uint32_t>(kTransferBytesPerClass / kShards / batch_bytes(sc)));
       // Word 1 is the double-free token (thread_cache.h): objects of 32 bytes
-      // and up link their batches through word 2, so that a batch's head keeps it.
+      // and up link their batches through word 2, so that a batch's head keeps it;
+      // 16-byte ones have no third word and use the locked form.
       if (class_info(sc).size >= 32) shard[sc].set_link_word(2);
     }
+  }
+  static_assert(class_info(1).size == 16 && class_info(1).batch == kSmallBatch);
+  for (uint32_t s = 0; s < kShards; ++s) {
+    MM_ASSERT(batch_bytes(1) * kSlots16 * kShards == kTransferBytesPerClass);
+    g_transfer[s][1].use_slots(g_slots16[s]);
   }
 }
 
@@ -99,6 +110,7 @@ void small_purge_free_pages(bool all) {
 
 void central_locks(void (*op)(Lock&)) {
   for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) op(g_central[sc].lock());
+  for (auto& shard : g_transfer) op(shard[1].slots_lock());  // rank kTransfer, after them
 }
 
 size_t small_free_bytes() {

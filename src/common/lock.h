@@ -14,6 +14,7 @@ namespace mm {
 
 enum class LockRank : uint8_t {
   kInit,          // start-up, taken alone
+  kQuarantine,    // MYMALLOC_CHECK's quarantine of freed blocks, taken alone
   kThreadCaches,  // registry of live thread caches
   kParked,        // caches of exited threads
   kHeapRegistry,  // registry of medium heaps

@@ -5,6 +5,7 @@
 
 #include "../common/config.h"
 #include "../medium/chunk.h"
+#include "../meta/meta.h"
 #include "../page/pagemap.h"
 
 namespace mm {
@@ -112,12 +113,66 @@ void* checked_alloc(size_t n, size_t align) {
   return p;
 }
 
+namespace {
+// The quarantine: a ring of freed medium and large blocks, oldest first. Nothing
+// but a use after free writes into them while they wait, so their pattern is
+// checked byte for byte when they leave.
+constexpr size_t kQuarantineBytes = 16 << 20;
+constexpr uint32_t kQuarantineSlots = 4096;
+struct Quarantined {
+  void* p;
+  size_t usable;
+};
+Lock g_quarantine_lock{LockRank::kQuarantine};
+Quarantined* g_ring;  // kQuarantineSlots, from metadata at first use
+uint32_t g_ring_head, g_ring_count;
+size_t g_ring_bytes;
+
+void release_checked(void* p, size_t usable) {
+  const auto* c = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < usable - 8; ++i)
+    if (c[i] != kJunk) fatal("free", "a freed block was written to (use after free), at", c + i);
+  if (trailer(p, usable) != freed_mark())
+    fatal("free", "a freed block was written to (use after free), at", c + usable - 8);
+  dealloc_unchecked(p);
+}
+}  // namespace
+
+Lock& quarantine_lock() { return g_quarantine_lock; }
+
 void checked_free(void* p, const char* func) {
   live_size(p, func);
   size_t usable = usable_size_unchecked(p);
   memset(p, kJunk, usable - 8);
   trailer(p, usable) = freed_mark();
-  dealloc_unchecked(p);
+  if (usable <= kSmallMax || usable > kQuarantineBytes / 4) {
+    dealloc_unchecked(p);
+    return;
+  }
+  // Into the quarantine; what it pushes out is verified and freed outside the lock.
+  Quarantined out[8];
+  int n_out = 0;
+  {
+    LockGuard g(g_quarantine_lock);
+    if (!g_ring)
+      g_ring = static_cast<Quarantined*>(meta_alloc(sizeof(Quarantined) * kQuarantineSlots));
+    if (!g_ring) {
+      n_out = -1;  // no metadata: no quarantine
+    } else {
+      while (n_out < 8 && g_ring_count &&
+             (g_ring_count == kQuarantineSlots || g_ring_bytes + usable > kQuarantineBytes)) {
+        out[n_out++] = g_ring[g_ring_head];
+        g_ring_bytes -= g_ring[g_ring_head].usable;
+        g_ring_head = (g_ring_head + 1) % kQuarantineSlots;
+        --g_ring_count;
+      }
+      g_ring[(g_ring_head + g_ring_count) % kQuarantineSlots] = Quarantined{p, usable};
+      ++g_ring_count;
+      g_ring_bytes += usable;
+    }
+  }
+  if (n_out < 0) return dealloc_unchecked(p);
+  for (int i = 0; i < n_out; ++i) release_checked(out[i].p, out[i].usable);
 }
 
 void* checked_realloc(void* p, size_t n) {

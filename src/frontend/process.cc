@@ -6,6 +6,7 @@
 #include "../common/lock.h"
 #include "../meta/meta.h"
 #include "../page/page_heap.h"
+#include "checked.h"
 #include "medium_backend.h"
 #include "profile.h"
 #include "small_backend.h"
@@ -44,7 +45,9 @@ using LockOp = void (*)(Lock&);
 void page_heap_locks(LockOp op) { op(page_heap().lock()); }
 void profile_locks(LockOp op) { op(prof_lock()); }
 void meta_locks(LockOp op) { op(meta_lock()); }
+void quarantine_locks(LockOp op) { op(quarantine_lock()); }
 constexpr void (*kLockTable[])(LockOp) = {
+    quarantine_locks,     // kQuarantine
     thread_cache_locks,   // kThreadCaches, kParked
     heap_registry_locks,  // kHeapRegistry
     medium_heap_locks,    // kMediumHeap, every heap

@@ -185,6 +185,12 @@ static void run_case(const char* name) {
     p[20] = 1;                                         /* written after the free */
     for (int i = 0; i < 100000; ++i) (void)malloc(48); /* one of them is p again */
     _exit(0);
+  } else if (!strcmp(name, "use_after_free_medium_checked")) {
+    char* p = malloc(5000);
+    free(p);
+    p[100] = 1;                                        /* written after the free */
+    for (int i = 0; i < 5000; ++i) free(malloc(5000)); /* p leaves the quarantine */
+    _exit(0);
   } else if (!strcmp(name, "double_free_checked")) {
     char* p = malloc(5000);
     free(p);
@@ -290,14 +296,15 @@ int main(int argc, char** argv) {
                                 "overflow_checked",
                                 "overflow_realloc_checked",
                                 "use_after_free_checked",
+                                "use_after_free_medium_checked",
                                 "double_free_checked",
                                 "misaligned_small_realloc",
                                 "medium_free_list_poisoned"};
   static const char* func[] = {
-      "free()", "free()",    "free()",    "free()", "free()",    "free()",  "free()", "free()",
-      "free()", "free()",    "realloc()", "free()", "free()",    "free()",  "free()", "free()",
-      "free()", "free()",    "malloc()",  "free()", "free()",    "free()",  "free()", "free()",
-      "free()", "realloc()", "malloc()",  "free()", "realloc()", "malloc()"};
+      "free()", "free()",    "free()",    "free()", "free()", "free()",    "free()",  "free()",
+      "free()", "free()",    "realloc()", "free()", "free()", "free()",    "free()",  "free()",
+      "free()", "free()",    "malloc()",  "free()", "free()", "free()",    "free()",  "free()",
+      "free()", "realloc()", "malloc()",  "free()", "free()", "realloc()", "malloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

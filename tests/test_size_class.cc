@@ -18,30 +18,14 @@ TEST_CASE("size classes: every request maps to a class that holds it, 16-byte si
   CHECK_FALSE(is_small_class(size_bin(kSmallMax + 1)));
 }
 
-TEST_CASE("size classes: slabs hold at least 64 objects, laid out page by page, waste under 1.6%") {
+TEST_CASE("size classes: slabs hold at least 64 objects and waste under 1%") {
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) {
     const ClassInfo& ci = class_info(c);
     CHECK(ci.size == c * 16);
     CHECK(ci.objects >= 64);
     size_t slab = ci.pages * kPageSize;
     CHECK(ci.objects * ci.size <= slab);
-    CHECK((slab - ci.objects * ci.size) * 1000 < slab * 16);
-    // Every object lies inside one page; index and offset agree; the object-start
-    // table says yes at every object's start and no anywhere else.
-    for (uint32_t i = 0; i < ci.objects; ++i) {
-      size_t off = slab_offset(c, i);
-      CHECK(off / kPageSize == (off + ci.size - 1) / kPageSize);
-      CHECK(slab_index(c, off) == i);
-      if (i) CHECK(off > slab_offset(c, i - 1));
-    }
-    uint32_t starts = 0;
-    for (uintptr_t a = 0; a < kPageSize; a += 16)
-      if (object_start(static_cast<uint8_t>(c), reinterpret_cast<void*>(0x100000 + a))) {
-        ++starts;
-        CHECK(a % ci.size == 0);
-        CHECK(a + ci.size <= kPageSize);
-      }
-    CHECK(starts == ci.per_page);
+    CHECK((slab - ci.objects * ci.size) * 100 < slab);
     CHECK(ci.batch == kSmallBatch);
     CHECK(ci.objects >= ci.batch);  // a fresh slab fills a whole batch
   }

@@ -82,8 +82,8 @@ Span* span_checked(void* p, const char* func, uint8_t* cls) {
 }
 
 void check_small(void* p, Span* s, const char* func) {
-  if (!object_start(s->cls, p) || (reinterpret_cast<uintptr_t>(p) & 15))
-    fatal(func, "invalid pointer", p);
+  size_t off = static_cast<size_t>(static_cast<char*>(p) - s->base());
+  if (off % class_info(s->cls).size != 0) fatal(func, "invalid pointer", p);
 }
 
 // Free pages of a large span keep its class byte (PageHeap::free_locked): the
@@ -131,7 +131,7 @@ void dealloc_unchecked(void* p) { dealloc_with_class(p, class_of_fast(page_of(p)
 // the stash's head: a double free) drains the stash and goes into its own bin;
 // anything else goes on to dealloc_slow.
 void dealloc_with_class(void* p, uint8_t cls) {
-  if (MM_LIKELY(object_start(cls, p) && bin_push(t_cache.bins[cls], p))) return;
+  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
   if (cls == kClsMedium) {
     ThreadCache* tc = &t_cache;
     if (MM_UNLIKELY(tc->bins[kClsMedium].head == p)) fatal("free", "double free of", p);

@@ -15,8 +15,7 @@
 //                   else           -> large_alloc
 //
 // free(p)
-//   dealloc_fast: class byte of p's page (flat class map) indexes a bin, after
-//   p's offset in its page is found to be an object's start (object_start):
+//   dealloc_fast: class byte of p's page (flat class map) indexes a bin:
 //     slab class -> push onto its bin          (bin full: dealloc_bin_full)
 //     medium     -> push onto the stash        (stash full: dealloc_bin_full)
 //     none/large -> the always-full bin        -> dealloc_bin_full
@@ -63,11 +62,7 @@ MM_INLINE void dealloc_fast(void* p) {
   // to the slow path.
   // The slow path reads the class byte again (an L1 hit) rather than taking it as
   // an argument: then nothing stays live beside the bin, one instruction fewer.
-  // A slab object's start is checked by its offset in its page (object_start): an
-  // aligned interior pointer (free(p + 16) of a 48-byte object) goes to the slow
-  // path, which reports it, instead of into a bin that would hand it out.
-  size_t cls = class_of_fast(page_of(p));
-  if (MM_LIKELY(object_start(cls, p) && bin_push(t_cache.bins[cls], p))) return;
+  if (MM_LIKELY(bin_push(t_cache.bins[class_of_fast(page_of(p))], p))) return;
   dealloc_bin_full(p);
 }
 

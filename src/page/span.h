@@ -37,7 +37,7 @@ struct Span {
   uint32_t seen_returned = 0;   // returned at the last decay pass: unchanged means idle
   bool objects_purged = false;  // the OS pages of returned objects were purged since
   uint32_t returned = 0;        // objects that came back: the bits set in freebits
-  uint32_t carved = 0;          // objects handed out at least once; the rest never touched
+  char* bump = nullptr;         // next never-carved object
   uint64_t freebits[kMaxSlabObjects / 64] = {};  // returned objects, by index
 
   // Medium regions.

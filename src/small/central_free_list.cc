@@ -14,6 +14,7 @@ static_assert(slabs_fit_bitmap(), "every slab's objects must fit a span's free b
 void CentralFreeList::init(uint32_t cls, PageHeap* ph) {
   cls_ = cls;
   size_ = class_info(cls).size;
+  recip_ = ((uint64_t{1} << 32) + size_ - 1) / size_;
   ph_ = ph;
   span_list_init(&nonempty_);
 }
@@ -26,7 +27,7 @@ Span* CentralFreeList::new_slab() {
   s->allocated = 0;
   s->returned = 0;
   for (uint64_t& w : s->freebits) w = 0;
-  s->carved = 0;  // objects are carved lazily: untouched pages stay untouched
+  s->bump = s->base();  // objects are carved lazily: untouched pages stay untouched
   return s;
 }
 
@@ -39,8 +40,7 @@ int CentralFreeList::remove_range(void** head, int n) {
   void* first = nullptr;
   void* last = nullptr;
   int got = 0;
-  Span* run = nullptr;  // reserved never-carved objects: run_n from index run_at
-  uint32_t run_at = 0;
+  char* run = nullptr;  // reserved bump objects
   int run_n = 0;
   lock_.lock();
   while (got + run_n < n) {
@@ -61,7 +61,7 @@ int CentralFreeList::remove_range(void** head, int n) {
       while (bits && got + run_n < n) {
         uint32_t idx = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
         bits &= bits - 1;
-        void* obj = s->base() + slab_offset(cls_, idx);
+        void* obj = s->base() + size_t{idx} * size_;
         --s->returned;
         s->objects_purged = false;
         ++s->allocated;
@@ -78,10 +78,9 @@ int CentralFreeList::remove_range(void** head, int n) {
       // The rest of this slab is never-carved: reserve up to the need.
       uint32_t k = s->capacity - s->allocated;
       if (k > static_cast<uint32_t>(n - got)) k = static_cast<uint32_t>(n - got);
-      run = s;
-      run_at = s->carved;
+      run = s->bump;
       run_n = static_cast<int>(k);
-      s->carved += k;
+      s->bump += size_t{k} * size_;
       s->allocated += k;
     }
     if (s->allocated == s->capacity) {
@@ -94,13 +93,12 @@ int CentralFreeList::remove_range(void** head, int n) {
   MM_ASSERT(got + run_n <= n);
   allocated_ += static_cast<size_t>(got + run_n);
   lock_.unlock();
-  for (int i = 0; i < run_n; ++i) {
-    void* obj = run->base() + slab_offset(cls_, run_at + static_cast<uint32_t>(i));
+  for (int i = 0; i < run_n; ++i, run += size_) {
     if (last)
-      next_of(last) = obj;
+      next_of(last) = run;
     else
-      first = obj;
-    last = obj;
+      first = run;
+    last = run;
   }
   got += run_n;
   if (last) next_of(last) = nullptr;
@@ -132,7 +130,8 @@ void CentralFreeList::insert_range(void* head) {
       }
       // Not at an object's start (a free of an interior pointer that got past the
       // thread cache): it would be handed out overlapping its neighbour.
-      if (MM_UNLIKELY(!object_start(static_cast<uint8_t>(cls_), head) || (a & 15)))
+      uintptr_t off = a - reinterpret_cast<uintptr_t>(last->base());
+      if (MM_UNLIKELY(((off * recip_) >> 32) * class_info(cls_).size != off))
         fatal("free", "invalid pointer", head);
       spans[k] = last;
       head = next_of(head);
@@ -142,8 +141,10 @@ void CentralFreeList::insert_range(void* head) {
     allocated_ -= static_cast<size_t>(k);
     for (int i = 0; i < k; ++i) {
       Span* s = spans[i];
-      uint32_t idx = slab_index(
-          cls_, reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base()));
+      auto idx = static_cast<uint32_t>(
+          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) *
+              recip_ >>
+          32);
       uint64_t bit = uint64_t{1} << (idx % 64);
       // Already marked: an object freed twice got past the thread caches. Going
       // on would hand it out twice (and overrun the slab's never-carved count).
@@ -190,22 +191,15 @@ size_t CentralFreeList::purge_free_pages(bool all) {
     // A decay pass stops after a bounded number of system calls: the lock is held,
     // and the rest waits for the next pass.
     if (!all && calls >= kPurgeCallsPerPass) break;
-    // Pages of never-carved objects were never touched; of the others, an OS page
-    // is purged when every object that overlaps it came back.
-    const uint32_t per = class_info(cls_).per_page;
-    auto count = [&](size_t x, size_t round) {  // objects ending (0) / starting (size-1) before x
-      size_t in = ((x & (kPageSize - 1)) + round) / size_;
-      return static_cast<uint32_t>((x >> kPageShift) * per + (in < per ? in : per));
-    };
-    size_t end = s->carved ? slab_offset(cls_, s->carved - 1) + size_ : 0;
+    auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->base()) / size_);
     size_t run = 0;  // purgeable bytes ending at off: one call per run of OS pages
-    for (size_t off = 0; off <= end; off += kOsPage) {
+    for (size_t off = 0; off <= static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
       bool free_page = false;
-      if (off < end) {
-        uint32_t lo = count(off, 0);                    // the first object overlapping it
-        uint32_t hi = count(off + kOsPage, size_ - 1);  // one past the last
-        if (hi > s->carved) hi = s->carved;
-        free_page = lo >= hi || all_returned(s, lo, hi - 1);
+      if (off < static_cast<size_t>(s->bump - s->base())) {
+        auto lo = static_cast<uint32_t>(off / size_);
+        auto hi = static_cast<uint32_t>((off + kOsPage - 1) / size_);
+        if (hi >= carved) hi = carved - 1;
+        free_page = all_returned(s, lo, hi);
       }
       if (free_page) {
         run += kOsPage;

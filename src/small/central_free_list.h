@@ -43,6 +43,7 @@ class CentralFreeList {
   Span nonempty_;  // dummy head of slabs that have free objects
   uint32_t cls_ = 0;
   uint32_t size_ = 0;
+  uint64_t recip_ = 0;    // 2^32 / size, rounded up: index = offset * recip_ >> 32
   size_t slabs_ = 0;      // slabs out of the page heap
   size_t allocated_ = 0;  // objects out of those slabs
 };

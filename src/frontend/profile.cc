@@ -274,7 +274,11 @@ void* prof_sample_alloc(size_t n) {
   t_busy = true;
   uintptr_t pcs[kMaxFrames];
   int depth = stack_capture(pcs, kMaxFrames);
-  Span* span = large_alloc_exact(n);  // on failure the usual path retries and reports
+  Span* span;
+  {
+    ErrnoKeeper keep;  // on failure the usual path retries, and sets errno if it fails too
+    span = large_alloc_exact(n);
+  }
   if (span) {
     count_fetched(active_cache(), kClsLarge, 1);
     g_lock.lock();

@@ -23,13 +23,13 @@ struct Bin {
 enum : uint8_t { kCacheFresh = 0, kCacheActive = 1, kCacheDead = 2 };
 
 struct ThreadCache {
+  // kNumBins bins, then the medium stash (bins[kClsMedium], see below) and the
+  // bin of kClsLarge, which keeps max 0. First: free indexes them by class << 4.
+  Bin bins[kNumBins + 2];
   // Bytes this thread may still allocate before the next heap-profile sample
   // (profile.h); malloc subtracts every request from it.
   int64_t sample_left;
   uint64_t sample_rng;  // the sampler's random state (0 until first used)
-  // kNumBins bins, then the medium stash (bins[kClsMedium], see below) and the
-  // bin of kClsLarge, which keeps max 0.
-  Bin bins[kNumBins + 2];
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
   ThreadCache* reg_prev;

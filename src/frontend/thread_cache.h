@@ -29,7 +29,7 @@ struct ThreadCache {
   // Bytes this thread may still allocate before the next heap-profile sample
   // (profile.h); malloc subtracts every request from it.
   int64_t sample_left;
-  uint64_t sample_rng;  // the sampler's random state (0 until first used)
+  uint64_t sample_rng;    // the sampler's random state (0 until first used)
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
   ThreadCache* reg_prev;

@@ -4,6 +4,8 @@
 #include <doctest/doctest.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <thread>
 #include <vector>
@@ -65,4 +67,30 @@ TEST_CASE("profile: samples follow their blocks across threads") {
   CHECK(after.live_bytes == before.live_bytes);
   g_config.leaks = 0;  // no report at this process's exit
   pthread_barrier_destroy(&barrier);
+}
+
+TEST_CASE("profile: a forked child frees the parent's sampled blocks, its samples go") {
+  g_config.prof_sample = 4096;
+  g_config.leaks = 1;
+  ProfTotals before = prof_totals();
+  std::vector<void*> blocks;
+  std::thread t([&] {  // a fresh thread samples from its first allocation
+    for (int i = 0; i < kBlocks; ++i) blocks.push_back(alloc(size_of(1, i)));
+  });
+  t.join();  // and exits: its samples stay with their blocks
+  ProfTotals live = prof_totals();
+  REQUIRE(live.live > before.live);
+  pid_t pid = fork();
+  if (pid == 0) {
+    for (void* p : blocks) dealloc(p);
+    ProfTotals child = prof_totals();
+    _exit(child.live == before.live && child.live_bytes == before.live_bytes ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(waitpid(pid, &status, 0) == pid);
+  CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+  CHECK(prof_totals().live == live.live);  // the parent's blocks are still live here
+  for (void* p : blocks) dealloc(p);
+  CHECK(prof_totals().live == before.live);
+  g_config.leaks = 0;
 }

@@ -232,7 +232,7 @@ size_t usable_size_unchecked(void* p, const char* func) {
   Span* s = span_checked(p, func, &cls);
   if (cls == kClsMedium) return medium_chunk(p, s, func)->size() - kChunkHeader;
   check_large(p, s, func);
-  return s->bytes();
+  return MM_UNLIKELY(s->sample != nullptr) ? prof_usable_size(s) : s->bytes();
 }
 
 namespace {
@@ -259,6 +259,8 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
     return ok;
   }
   check_large(p, s, "realloc");
+  if (MM_UNLIKELY(s->sample != nullptr))  // a sampled block keeps its pages and sample
+    return n <= prof_usable_size(s);      // within the size it reports
   return n > g_config.medium_max && large_resize(s, n);
 }
 }  // namespace

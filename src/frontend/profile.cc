@@ -313,6 +313,11 @@ void prof_free(Span* span) {
   unlock_and_dump_pending();
 }
 
+size_t prof_usable_size(const Span* s) {
+  size_t n = static_cast<const Sample*>(s->sample)->size;
+  return n ? align_up(n, 16) : 16;
+}
+
 bool prof_dump() {
   if (!g_config.prof[0]) return false;
   g_lock.lock();

@@ -31,6 +31,11 @@ void prof_start();
 void* prof_sample_alloc(size_t n);
 // A sampled block is being freed (its span's sample is set).
 void prof_free(Span* s);
+// What malloc_usable_size says of a sampled block: its request rounded up to 16,
+// as for a block that was not sampled, not its pages. Programs that fit their
+// data to the usable size (redis trims strings to it with realloc) would
+// otherwise move every sampled block at once, and its sample with it.
+size_t prof_usable_size(const Span* s);
 // Writes <prefix>.<pid>.<seq>.heap (mymalloc_prof_dump); false when profiling is
 // off or the file cannot be written.
 bool prof_dump();

@@ -10,9 +10,13 @@
  *   prof signal   raises the dump signal (MYMALLOC_PROF_SIGNAL=SIGUSR2)
  *   prof stdio    writes to stdout through stdio and frees all it allocates (the
  *                 C library keeps its stdout buffer: not the program's leak)
- *   prof strdup   leaks strdup's copies (the program's leak, through libc) */
+ *   prof strdup   leaks strdup's copies (the program's leak, through libc)
+ *   prof usable   with every allocation sampled: malloc_usable_size is the
+ *                 request rounded to 16 and realloc within it keeps the block,
+ *                 so programs that trim to the usable size keep their samples */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -149,6 +153,17 @@ int main(int argc, char** argv) {
   if (!strcmp(mode, "leak")) return leak();
   if (!strcmp(mode, "rate")) return rate();
   if (!strcmp(mode, "threads")) return threads();
+  if (!strcmp(mode, "usable")) {
+    for (size_t n = 1; n < 5000; n += 7) {
+      char* p = malloc(n);
+      size_t u = malloc_usable_size(p);
+      if (u < n || u >= n + 16) fail("usable size of a sampled block");
+      memset(p, 5, u);
+      if (realloc(p, u) != p || realloc(p, n) != p) fail("realloc within the usable size moved");
+      free(p);
+    }
+    return 0;
+  }
   if (!strcmp(mode, "stdio")) {
     for (int i = 0; i < 1000; ++i) {
       char* p = malloc(100 + (size_t)i);
@@ -169,6 +184,6 @@ int main(int argc, char** argv) {
     free(p);
     return 0;
   }
-  fail("usage: prof leak|rate|threads|signal|stdio|strdup");
+  fail("usage: prof leak|rate|threads|signal|stdio|strdup|usable");
   return 1;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # The heap profiler as users meet it: MYMALLOC_PROF=<prefix> writes heap profiles
 # that google-pprof reads, MYMALLOC_LEAKS=1 reports at exit.
-# Usage: prof.sh <library> <prof program> pprof|leaks|rate|threads|signal
+# Usage: prof.sh <library> <prof program> pprof|leaks|rate|threads|signal|usable
 lib=$1
 prog=$2
 dir=$(mktemp -d)
@@ -96,12 +96,16 @@ assert live_bytes < 200000, "%d bytes of samples still live after every free" % 
 EOF
   done
   ;;
+usable)
+  run u usable MYMALLOC_PROF_SAMPLE=1
+  head -1 "$(only "^u\.[0-9]+\.heap$")"
+  ;;
 signal)
   run s signal MYMALLOC_PROF_SIGNAL=SIGUSR2
   only "^s\.[0-9]+\.0\.heap$" >/dev/null && only "^s\.[0-9]+\.heap$" >/dev/null || exit 1
   ;;
 *)
-  echo "usage: $0 <library> <program> pprof|leaks|rate|threads|signal"
+  echo "usage: $0 <library> <program> pprof|leaks|rate|threads|signal|usable"
   exit 2
   ;;
 esac

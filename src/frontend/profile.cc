@@ -134,14 +134,9 @@ ProfTotals totals_locked() {
       t.live += b->live;
       t.live_bytes += b->live_bytes;
       t.allocs += b->allocs;
+      t.alloc_bytes += b->alloc_bytes;
     }
   return t;
-}
-
-size_t live_count() {
-  size_t n = 0;
-  for (Sample* s = g_live.next; s != &g_live; s = s->next) ++n;
-  return n;
 }
 
 void write_stack(Out& out, const Bucket* b) {
@@ -156,19 +151,16 @@ void write_stack(Out& out, const Bucket* b) {
 // process's mappings, which pprof needs to find the symbols.
 void write_profile(int fd) {
   Out out(fd);
-  size_t n = live_count();
-  Sample** v = scratch<Sample*>(n);
   ProfTotals t = totals_locked();
-  uint64_t alloc_bytes = 0;
+  size_t n = t.live;  // every live sample is counted in its bucket
+  Sample** v = scratch<Sample*>(n);
   if (v) {
     size_t i = 0;
-    for (Sample* s = g_live.next; s != &g_live; s = s->next) v[i++] = s;
+    for (Sample* s = g_live.next; s != &g_live && i < n; s = s->next) v[i++] = s;
     std::sort(v, v + n, [](const Sample* a, const Sample* b) {
       return a->bucket != b->bucket ? a->bucket < b->bucket : a->size < b->size;
     });
   }
-  for (Bucket* const& head : g_table)
-    for (Bucket* b = head; b; b = b->next) alloc_bytes += b->alloc_bytes;
   out.str("heap profile: ")
       .num(t.live)
       .str(": ")
@@ -176,7 +168,7 @@ void write_profile(int fd) {
       .str(" [")
       .num(t.allocs)
       .str(": ");
-  out.num(alloc_bytes).str("] @ heap_v2/").num(g_config.prof_sample).str("\n");
+  out.num(t.alloc_bytes).str("] @ heap_v2/").num(g_config.prof_sample).str("\n");
   for (size_t i = 0; v && i < n;) {
     size_t j = i;
     while (j < n && v[j]->bucket == v[i]->bucket && v[j]->size == v[i]->size) ++j;

@@ -45,6 +45,7 @@ Lock& prof_lock();  // for the fork handlers' table
 struct ProfTotals {
   uint64_t live, live_bytes;  // sampled blocks not freed yet (requested bytes)
   uint64_t allocs;            // samples ever taken
+  uint64_t alloc_bytes;       // and their requested bytes
 };
 ProfTotals prof_totals();
 

@@ -301,3 +301,22 @@ TEST_CASE("allocator: a large block that moves to grow keeps its contents (pages
     dealloc(blocker);
   }
 }
+
+TEST_CASE("start check: exactly the addresses whose low 32 bits are multiples of the class size") {
+  std::mt19937_64 rng(12);
+  for (uint32_t cls = 1; cls <= kNumSmallClasses; ++cls) {
+    uint32_t size = static_cast<uint32_t>(bin_size(cls));
+    StartCheck c = start_check_for(size);
+    for (int i = 0; i < 20000; ++i) {
+      uintptr_t a = rng();
+      if (i % 3 == 0) a -= static_cast<uint32_t>(a) % size;  // a multiple, often
+      if (i % 3 == 1)
+        a = (a & ~uintptr_t{0xffffffff}) | (0xffffffffu - rng() % 4096);  // top of a 4 GiB
+      bool multiple = static_cast<uint32_t>(a) % size == 0;
+      REQUIRE(passes_start_check(reinterpret_cast<void*>(a), c) == multiple);
+    }
+    CHECK(passes_start_check(reinterpret_cast<void*>(uintptr_t{0x7f0100000000}), c));
+  }
+  StartCheck none{0, 0};  // bins that stay full: any address passes, their room refuses
+  CHECK(passes_start_check(reinterpret_cast<void*>(uintptr_t{0x1238}), none));
+}

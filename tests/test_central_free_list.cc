@@ -36,17 +36,24 @@ TEST_CASE("central free list: batches of distinct objects from one slab, returne
   Span* slab = pm.span_of(objs[0]);
   for (void* p : objs) {
     CHECK(pm.span_of(p) == slab);
-    CHECK((reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(slab->base())) % ci.size ==
-          0);
+    // slab_layout: the low 32 bits of every object's address are a multiple of
+    // its size, and objects lie whole inside the slab, at most one short.
+    CHECK(static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) % ci.size == 0);
+    CHECK(static_cast<char*>(p) >= slab->base());
+    CHECK(static_cast<char*>(p) + ci.size <= slab->base() + slab->bytes());
+    CHECK(is_slab_object(slab, p));
+    CHECK(!is_slab_object(slab, static_cast<char*>(p) + 16));
     CHECK(reinterpret_cast<uintptr_t>(p) % 16 == 0);
     CHECK(pm.cls(page_of(p)) == cls);
   }
   CHECK(cfl.slabs() == 1);
-  CHECK(cfl.free_objects() == ci.objects - 32);
+  CHECK(slab->capacity + 1 >= ci.objects);
+  CHECK(slab->capacity <= ci.objects);
+  CHECK(cfl.free_objects() == slab->capacity - 32);
 
   // Drain more than one slab's worth.
   std::vector<void*> all = objs;
-  while (all.size() < ci.objects + 10) {
+  while (all.size() < slab->capacity + 10) {
     void* h = nullptr;
     int n = cfl.remove_range(&h, 32);
     REQUIRE(n > 0);
@@ -114,4 +121,37 @@ TEST_CASE("central free list: objects that came back leave lowest address first"
   auto out = chain_to_vector(again);
   CHECK(out == back);
   CHECK(cfl.free_objects() == ci.objects - 128);
+}
+
+TEST_CASE(
+    "slab layout: objects where the low 32 bits are multiples of the size, one side of 4 GiB") {
+  for (uint32_t cls = 1; cls <= kNumSmallClasses; ++cls) {
+    const ClassInfo& ci = class_info(cls);
+    for (uintptr_t start :
+         {uintptr_t{0x7f0000000000} >> kPageShift,
+          (uintptr_t{0x7f0000000000} + 4 * kPageSize + 8192 * 3) >> kPageShift,
+          // across a 4 GiB boundary: one page below it, the rest above
+          (uintptr_t{0x7f0100000000} - kPageSize) >> kPageShift,
+          // all but one page below it
+          (uintptr_t{0x7f0100000000} - (ci.pages - 1) * kPageSize) >> kPageShift}) {
+      Span s;
+      s.start = start;
+      s.npages = ci.pages;
+      s.cls = static_cast<uint8_t>(cls);
+      slab_layout(&s, ci.size);
+      auto first = reinterpret_cast<uintptr_t>(s.objs);
+      auto last_end = first + size_t{s.capacity} * ci.size;
+      CHECK(first >= reinterpret_cast<uintptr_t>(s.base()));
+      CHECK(last_end <= reinterpret_cast<uintptr_t>(s.base()) + s.bytes());
+      CHECK((first >> 32) == ((last_end - 1) >> 32));  // no object lattice crosses 4 GiB
+      CHECK(static_cast<uint32_t>(first) % ci.size == 0);
+      auto base = reinterpret_cast<uintptr_t>(s.base());
+      if ((base >> 32) == ((base + s.bytes() - 1) >> 32)) {
+        CHECK(s.capacity + 1 >= ci.objects);  // one object short at most
+        CHECK(s.capacity >= ci.batch);
+      } else {
+        CHECK(s.capacity + 1 >= (s.bytes() / 2) / ci.size);  // the larger side
+      }
+    }
+  }
 }

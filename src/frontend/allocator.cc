@@ -10,6 +10,7 @@
 #include "../medium/medium_heap.h"
 #include "../os/os.h"
 #include "../page/page_heap.h"
+#include "../small/central_free_list.h"
 #include "checked.h"
 #include "medium_backend.h"
 #include "pressure.h"
@@ -82,8 +83,7 @@ Span* span_checked(void* p, const char* func, uint8_t* cls) {
 }
 
 void check_small(void* p, Span* s, const char* func) {
-  size_t off = static_cast<size_t>(static_cast<char*>(p) - s->base());
-  if (off % class_info(s->cls).size != 0) fatal(func, "invalid pointer", p);
+  if (!is_slab_object(s, p)) fatal(func, "invalid pointer", p);
 }
 
 // Free pages of a large span keep its class byte (PageHeap::free_locked): the
@@ -125,13 +125,19 @@ void dealloc_bin_full(void* p) {
   dealloc_unchecked(p);
 }
 
+void dealloc_refused(void* p) {
+  ++t_cache.bins[class_of_fast(page_of(p))].room;
+  dealloc_bin_full(p);
+}
+
 void dealloc_unchecked(void* p) { dealloc_with_class(p, class_of_fast(page_of(p))); }
 
 // A medium chunk whose stash is full (or whose thread has none yet, or that is
 // the stash's head: a double free) drains the stash and goes into its own bin;
 // anything else goes on to dealloc_slow.
 void dealloc_with_class(void* p, uint8_t cls) {
-  if (MM_LIKELY(bin_push(t_cache.bins[cls], p))) return;
+  Bin& b = t_cache.bins[cls];
+  if (MM_LIKELY(passes_start_check(p, start_check_of(b)) && bin_push(b, p))) return;
   if (cls == kClsMedium) {
     ThreadCache* tc = &t_cache;
     if (MM_UNLIKELY(tc->bins[kClsMedium].head == p)) fatal("free", "double free of", p);
@@ -287,7 +293,7 @@ void* realloc_block(void* p, size_t n) {
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
   // Chunks freed just now may be the free neighbour a medium chunk needs.
-  if (cls == kClsMedium && t_cache.bins[kClsMedium].count != 0) {
+  if (cls == kClsMedium && t_cache.bins[kClsMedium].count() != 0) {
     stash_drain(&t_cache);
     if (resize_in_place(p, cls, s, n)) return p;
   }

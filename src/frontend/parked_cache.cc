@@ -89,7 +89,7 @@ size_t parked_bytes() {
 void parked_counts(ClassCounts* out) {
   LockGuard g(g_park_lock);
   for (ParkedCache* pc = g_parked; pc; pc = pc->next)
-    for (uint32_t bin = 1; bin < kNumBins; ++bin) out[bin].cached += pc->bins[bin].count;
+    for (uint32_t bin = 1; bin < kNumBins; ++bin) out[bin].cached += pc->bins[bin].count();
 }
 
 }  // namespace mm

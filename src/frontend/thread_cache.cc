@@ -68,7 +68,7 @@ void tc_unregister(ThreadCache* tc) {
 void tc_destroy(void* arg) {
   auto* tc = static_cast<ThreadCache*>(arg);
   stash_drain_pending(tc);
-  tc->bins[kClsMedium].max = 0;  // from now on every medium free goes slow
+  tc->bins[kClsMedium].set_max(0);  // from now on every medium free goes slow
   if (park_bins(tc->bins))
     tc->max_bytes = 0;
   else
@@ -100,10 +100,10 @@ void return_bins(ThreadCache* tc, Bin* bins) {
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = bins[bin];
     void* head = b.head;
-    int n = static_cast<int>(b.count);
+    int n = static_cast<int>(b.count());
     // A bin's count is its list's length, unless the program freed an object twice
     // (the list then runs into a cycle): in the debug build that is reported here.
-    MM_DEBUG_ONLY(if (list_length(head, b.count) != b.count) fatal(
+    MM_DEBUG_ONLY(if (list_length(head, b.count()) != b.count()) fatal(
         "free", "double free (a cached list is longer than its count) at", head));
     b = Bin{nullptr, 0, 0};
     if (head) return_chain(tc, bin, head, n);
@@ -113,7 +113,7 @@ void return_bins(ThreadCache* tc, Bin* bins) {
 // Moves the n most recently cached objects of a bin down to the back end.
 void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   Bin& b = tc->bins[bin];
-  if (n > b.count) n = b.count;
+  if (n > b.count()) n = b.count();
   if (n == 0) return;
   void* head = b.head;
   void* last = head;
@@ -123,7 +123,7 @@ void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   }
   b.head = next_of(last);
   next_of(last) = nullptr;
-  b.count -= n;
+  b.remove(n);
   return_chain(tc, bin, head, static_cast<int>(n));
 }
 
@@ -132,9 +132,9 @@ void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
 void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
   Bin& b = tc->bins[bin];
   MM_ASSERT(dec <= b.max && tc->max_bytes >= size_t{dec} * bin_size(bin));
-  b.max -= dec;
+  b.set_max(b.max - dec);
   tc->max_bytes -= size_t{dec} * bin_size(bin);
-  if (b.count > b.max) return_from_bin(tc, bin, b.count - b.max);
+  if (b.count() > b.max) return_from_bin(tc, bin, b.count() - b.max);
 }
 
 // The budget is full: take a batch of limit from other bins, round robin (as
@@ -167,7 +167,7 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   if (b.max + inc > bin_cap(bin)) return;
   size_t bytes = size_t{inc} * bin_size(bin);
   if (tc->max_bytes + bytes > g_config.tcache_bytes && !steal_budget(tc, bin, bytes)) return;
-  b.max += inc;
+  b.set_max(b.max + inc);
   tc->max_bytes += bytes;
   MM_ASSERT(b.max <= bin_cap(bin) && tc->max_bytes <= g_config.tcache_bytes);
 }
@@ -182,7 +182,7 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
       tc->max_bytes += size_t{theirs.max - mine.max} * bin_size(bin);
       mine = theirs;
     } else if (theirs.head) {
-      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count));
+      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count()));
     }
   }
   free_parked(pc);
@@ -223,7 +223,9 @@ ThreadCache* thread_cache_setup() {
   if (tc->state == kCacheDead) return nullptr;
   ensure_init();
   tc->state = kCacheActive;  // before anything below can re-enter malloc
-  tc->bins[kClsMedium].max = g_config.check ? 0 : kStashMax;  // checked: frees go slow
+  tc->bins[kClsMedium].set_max(g_config.check ? 0 : kStashMax);  // checked: frees go slow
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) tc->starts[c] = start_check_for(bin_size(c));
+  tc->starts[kClsMedium] = start_check_for(kAlignment);
   static uint32_t next_serial = 0;
   tc->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
   tc->flush_epoch = __atomic_load_n(&g_flush_epoch, __ATOMIC_RELAXED);
@@ -237,7 +239,7 @@ void stash_drain(ThreadCache* tc) {
   Bin& st = tc->bins[kClsMedium];
   void* p = st.head;
   st.head = nullptr;
-  st.count = 0;
+  st.room = static_cast<int32_t>(st.max);
   for (void* next; p; p = next) {
     next = next_of(p);
     cache_token_slot(p) = 0;  // the stash's mark; a second free met it in bin_push
@@ -259,8 +261,9 @@ void thread_cache_scavenge(ThreadCache* tc) {
   stash_drain_pending(tc);
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = tc->bins[bin];
-    if (b.count > 1 && b.count == tc->seen[bin]) return_from_bin(tc, bin, b.count / 2);
-    tc->seen[bin] = b.count;
+    uint32_t count = b.count();
+    if (count > 1 && count == tc->seen[bin]) return_from_bin(tc, bin, count / 2);
+    tc->seen[bin] = b.count();
   }
 }
 
@@ -291,7 +294,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   cache_token_slot(head) = 0;  // handed out now: no longer free (see bin_push)
   grow_max(tc, b, bin);
   b.head = next_of(head);
-  b.count += static_cast<uint32_t>(got - 1);
+  b.add(static_cast<uint32_t>(got - 1));
   return head;
 }
 
@@ -300,12 +303,10 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   grow_max(tc, b, bin);
   // Full: move one batch down. Lists are LIFO; which end goes does not matter
   // enough to keep a tail pointer on the fast path.
-  if (b.count >= b.max) return_from_bin(tc, bin, class_info(bin).batch);
-  if (b.count < b.max) {
-    mark_cached(p);
-    next_of(p) = b.head;
-    b.head = p;
-    ++b.count;
+  if (b.room <= 0) return_from_bin(tc, bin, class_info(bin).batch);
+  if (b.room > 0) {
+    bin_link(b, p);
+    b.add(1);
     return;
   }
   next_of(p) = nullptr;  // no caching at all (budget 0)
@@ -358,7 +359,7 @@ void thread_cache_counts(ClassCounts* out) {
     for (uint32_t c = 0; c < kNumBins + 2; ++c) {
       out[c].fetched += __atomic_load_n(&tc->fetched[c], __ATOMIC_RELAXED);
       out[c].returned += __atomic_load_n(&tc->returned[c], __ATOMIC_RELAXED);
-      if (c < kNumBins) out[c].cached += __atomic_load_n(&tc->bins[c].count, __ATOMIC_RELAXED);
+      if (c < kNumBins) out[c].cached += bin_count_racy(tc->bins[c]);
     }
   });
 }

@@ -14,11 +14,40 @@ namespace mm {
 
 class MediumHeap;
 
+// A bin keeps max - count rather than the count: free() takes one from it and
+// pushes while it stays >= 0, one read-modify-write and a branch, where a count
+// would be read, compared with max, and written back.
 struct Bin {
-  void* head;      // objects linked through their first word
-  uint32_t count;  // objects in the list
-  uint32_t max;    // slow-start limit; 0 until the thread is set up
+  void* head;    // objects linked through their first word
+  int32_t room;  // max - count: the objects it may still take
+  uint32_t max;  // slow-start limit; 0 until the thread is set up
+  uint32_t count() const { return max - static_cast<uint32_t>(room); }
+  void add(uint32_t n) { room -= static_cast<int32_t>(n); }  // n objects more
+  void remove(uint32_t n) { room += static_cast<int32_t>(n); }
+  void set_max(uint32_t m) {
+    room += static_cast<int32_t>(m - max);
+    max = m;
+  }
 };
+
+// Per class, the constant that tells a slab object's start (slab_layout): with
+// m = 2^64 / size rounded up, the low 32 bits x of an address are a multiple of
+// size exactly when x * m mod 2^64 < m (Lemire, Kaser and Kurz, "Faster remainder
+// by direct computation", 2019). Kept in 16-byte entries beside the bins, so that
+// free() reaches it from the bin's address: 4 instructions in all.
+// The entry holds m and m - 1, the bound the product is compared with, so that
+// both are memory operands (a register for m cost an instruction).
+struct StartCheck {
+  uint64_t m;
+  uint64_t limit;  // m - 1; 0 with m 0 where no free may pass
+};
+MM_INLINE constexpr StartCheck start_check_for(uint32_t size) {
+  return StartCheck{~uint64_t{0} / size + 1, ~uint64_t{0} / size};
+}
+MM_INLINE const StartCheck& start_check_of(const Bin& b);  // the entry beside b (below)
+MM_INLINE bool passes_start_check(const void* p, const StartCheck& c) {
+  return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) * c.m <= c.limit;
+}
 
 enum : uint8_t { kCacheFresh = 0, kCacheActive = 1, kCacheDead = 2 };
 
@@ -26,6 +55,10 @@ struct ThreadCache {
   // kNumBins bins, then the medium stash (bins[kClsMedium], see below) and the
   // bin of kClsLarge, which keeps max 0. First: free indexes them by class << 4.
   Bin bins[kNumBins + 2];
+  // Beside each bin, its class's start check: slab classes their size's, the
+  // stash 16-byte alignment; zero for the rest, whose bins stay full (with m 0
+  // every address passes: the bin's room refuses first).
+  StartCheck starts[kNumBins + 2];
   // Bytes this thread may still allocate before the next heap-profile sample
   // (profile.h); malloc subtracts every request from it.
   int64_t sample_left;
@@ -50,6 +83,12 @@ struct ThreadCache {
 
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
+MM_INLINE const StartCheck& start_check_of(const Bin& b) {
+  constexpr size_t kDistance = offsetof(ThreadCache, starts) - offsetof(ThreadCache, bins);
+  static_assert(sizeof(StartCheck) == sizeof(Bin), "starts[c] lies kDistance after bins[c]");
+  return *reinterpret_cast<const StartCheck*>(reinterpret_cast<const char*>(&b) + kDistance);
+}
+
 // The medium stash, bins[kClsMedium]: free() pushes every medium chunk there as
 // it pushes a slab object into its bin, the same instructions, without reading
 // the chunk's header. Telling a chunk's size needs its header, and deciding
@@ -62,7 +101,7 @@ extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-
 // need it.
 void stash_drain(ThreadCache* tc);
 MM_INLINE void stash_drain_pending(ThreadCache* tc) {
-  if (MM_UNLIKELY(tc->bins[kClsMedium].count != 0)) stash_drain(tc);
+  if (MM_UNLIKELY(tc->bins[kClsMedium].count() != 0)) stash_drain(tc);
 }
 
 // A medium chunk waiting in a thread cache keeps its in-use header (its heap must
@@ -89,8 +128,8 @@ MM_INLINE void* bin_pop(Bin& b) {
       fatal("malloc", "corrupted free list or misaligned free of", p);
     void* next = next_of(p);
     b.head = next;
-    MM_ASSERT(b.count > 0);  // a non-empty list has a count
-    --b.count;
+    MM_ASSERT(b.count() > 0);  // a non-empty list has a count
+    b.remove(1);
   }
   return p;
 }
@@ -115,13 +154,15 @@ MM_INLINE Bin& t_cache_bin(size_t n) {
 // went since (this thread's bins or another's, parked caches, central lists), and
 // a second free of it goes to the slow path, which reports it (glibc's tcache
 // key).
+MM_INLINE void bin_link(Bin& b, void* p) {
+  cache_token_slot(p) = cache_token(p);
+  next_of(p) = b.head;
+  b.head = p;
+}
 MM_INLINE bool bin_push(Bin& b, void* p) {
-  uintptr_t token = cache_token(p);
-  if (MM_LIKELY(b.count < b.max && cache_token_slot(p) != token)) {
-    cache_token_slot(p) = token;
-    next_of(p) = b.head;
-    b.head = p;
-    ++b.count;
+  if (MM_LIKELY(b.room > 0 && !is_cached_chunk(p))) {
+    bin_link(b, p);
+    b.add(1);
     return true;
   }
   return false;
@@ -144,11 +185,18 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   return bin_push(t_cache.bins[size_bin(payload)], p);
 }
 
+// A live thread's bin's count, read from another thread: 0 while it changes max.
+inline uint32_t bin_count_racy(const Bin& b) {
+  int32_t room = __atomic_load_n(&b.room, __ATOMIC_RELAXED);
+  uint32_t max = __atomic_load_n(&b.max, __ATOMIC_RELAXED);
+  return room >= 0 && static_cast<uint32_t>(room) <= max ? max - static_cast<uint32_t>(room) : 0;
+}
+
 // Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).
 inline size_t bins_bytes(const Bin* bins) {
   size_t total = 0;
   for (uint32_t bin = 1; bin < kNumBins; ++bin)
-    total += size_t{__atomic_load_n(&bins[bin].count, __ATOMIC_RELAXED)} * bin_size(bin);
+    total += size_t{bin_count_racy(bins[bin])} * bin_size(bin);
   return total;
 }
 

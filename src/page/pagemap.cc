@@ -82,7 +82,8 @@ void Pagemap::set_range(uintptr_t page, size_t n, Span* s, uint8_t cls, bool spa
     size_t run = kPmLeafLen - i < end - p ? kPmLeafLen - i : end - p;
     if (span_too) store_spans(&lf->span[i], s, run);
     store_bytes(&lf->cls[i], cls, run);
-    if (class_map_mask_) store_bytes(&class_map_[p & kClassMapMask], cls, run);
+    if (class_map_mask_)
+      store_bytes(&class_map_[p & kClassMapMask], static_cast<uint8_t>(cls * kFlatClassScale), run);
     p += run;
   }
 }

@@ -19,15 +19,33 @@ void CentralFreeList::init(uint32_t cls, PageHeap* ph) {
   span_list_init(&nonempty_);
 }
 
+void slab_layout(Span* s, uint32_t size) {
+  auto lo = reinterpret_cast<uintptr_t>(s->base());
+  uintptr_t hi = lo + s->bytes();
+  // A slab across a 4 GiB boundary would need two such lattices: it keeps the
+  // larger side (a few pages in one slab per 4 GiB of address space).
+  uintptr_t boundary = (lo | 0xffffffffu) + 1;
+  if (boundary < hi) {
+    if (boundary - lo >= hi - boundary)
+      hi = boundary;
+    else
+      lo = boundary;
+  }
+  uintptr_t first = lo + (size - static_cast<uint32_t>(lo) % size) % size;
+  s->objs = reinterpret_cast<char*>(first);
+  s->capacity = static_cast<uint32_t>((hi - first) / size);
+}
+
 Span* CentralFreeList::new_slab() {
   const ClassInfo& ci = class_info(cls_);
   Span* s = ph_->alloc(ci.pages, SpanState::kSmall, static_cast<uint8_t>(cls_));
   if (!s) return nullptr;
-  s->capacity = ci.objects;
+  slab_layout(s, size_);
+  MM_ASSERT(s->capacity <= ci.objects && s->capacity >= ci.batch);
   s->allocated = 0;
   s->returned = 0;
   for (uint64_t& w : s->freebits) w = 0;
-  s->bump = s->base();  // objects are carved lazily: untouched pages stay untouched
+  s->bump = s->objs;  // objects are carved lazily: untouched pages stay untouched
   return s;
 }
 
@@ -51,6 +69,7 @@ int CentralFreeList::remove_range(void** head, int n) {
       lock_.lock();
       if (!fresh) break;
       ++slabs_;
+      capacity_ += fresh->capacity;
       span_list_push(&nonempty_, fresh);
       fresh->in_list = true;
     }
@@ -61,7 +80,7 @@ int CentralFreeList::remove_range(void** head, int n) {
       while (bits && got + run_n < n) {
         uint32_t idx = w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
         bits &= bits - 1;
-        void* obj = s->base() + size_t{idx} * size_;
+        void* obj = s->objs + size_t{idx} * size_;
         --s->returned;
         s->objects_purged = false;
         ++s->allocated;
@@ -130,9 +149,7 @@ void CentralFreeList::insert_range(void* head) {
       }
       // Not at an object's start (a free of an interior pointer that got past the
       // thread cache): it would be handed out overlapping its neighbour.
-      uintptr_t off = a - reinterpret_cast<uintptr_t>(last->base());
-      if (MM_UNLIKELY(((off * recip_) >> 32) * class_info(cls_).size != off))
-        fatal("free", "invalid pointer", head);
+      if (MM_UNLIKELY(!is_slab_object(last, head))) fatal("free", "invalid pointer", head);
       spans[k] = last;
       head = next_of(head);
     }
@@ -142,8 +159,7 @@ void CentralFreeList::insert_range(void* head) {
     for (int i = 0; i < k; ++i) {
       Span* s = spans[i];
       auto idx = static_cast<uint32_t>(
-          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->base())) *
-              recip_ >>
+          (reinterpret_cast<uintptr_t>(objs[i]) - reinterpret_cast<uintptr_t>(s->objs)) * recip_ >>
           32);
       uint64_t bit = uint64_t{1} << (idx % 64);
       // Already marked: an object freed twice got past the thread caches. Going
@@ -162,6 +178,7 @@ void CentralFreeList::insert_range(void* head) {
         if (s->in_list) span_list_remove(s);
         s->in_list = false;
         --slabs_;
+        capacity_ -= s->capacity;
         ph_->free(s);
       } else if (!s->in_list) {
         span_list_push(&nonempty_, s);
@@ -191,13 +208,16 @@ size_t CentralFreeList::purge_free_pages(bool all) {
     // A decay pass stops after a bounded number of system calls: the lock is held,
     // and the rest waits for the next pass.
     if (!all && calls >= kPurgeCallsPerPass) break;
-    auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->base()) / size_);
+    auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->objs) / size_);
+    // OS pages from the slab's base; objects from s->objs, which may lie up to a
+    // few pages further (slab_layout). A page before the first object holds none.
+    auto lead = static_cast<size_t>(s->objs - s->base());
     size_t run = 0;  // purgeable bytes ending at off: one call per run of OS pages
     for (size_t off = 0; off <= static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
       bool free_page = false;
-      if (off < static_cast<size_t>(s->bump - s->base())) {
-        auto lo = static_cast<uint32_t>(off / size_);
-        auto hi = static_cast<uint32_t>((off + kOsPage - 1) / size_);
+      if (off < static_cast<size_t>(s->bump - s->base()) && off + kOsPage > lead) {
+        auto lo = static_cast<uint32_t>((off > lead ? off - lead : 0) / size_);
+        auto hi = static_cast<uint32_t>((off + kOsPage - 1 - lead) / size_);
         if (hi >= carved) hi = carved - 1;
         free_page = all_returned(s, lo, hi);
       }
@@ -217,8 +237,7 @@ size_t CentralFreeList::purge_free_pages(bool all) {
 
 size_t CentralFreeList::free_objects() {
   LockGuard g(lock_);
-  size_t per = class_info(cls_).objects;
-  return slabs_ * per - allocated_;
+  return capacity_ - allocated_;
 }
 
 }  // namespace mm

@@ -46,6 +46,20 @@ class CentralFreeList {
   uint64_t recip_ = 0;    // 2^32 / size, rounded up: index = offset * recip_ >> 32
   size_t slabs_ = 0;      // slabs out of the page heap
   size_t allocated_ = 0;  // objects out of those slabs
+  size_t capacity_ = 0;   // objects those slabs hold
 };
+
+// A slab's objects sit where the low 32 bits of their address are a multiple of
+// the class size, from the first such address in the slab: free() tells an
+// object's start from any other address with one multiplication by a per-class
+// constant (dealloc_fast), without finding the slab. Sets s->objs and
+// s->capacity, which is at most one object short of class_info's.
+void slab_layout(Span* s, uint32_t size);
+// p is the start of one of the slab's objects.
+MM_INLINE bool is_slab_object(const Span* s, const void* p) {
+  uint32_t size = class_info(s->cls).size;
+  size_t off = static_cast<size_t>(static_cast<const char*>(p) - s->objs);
+  return off < size_t{s->capacity} * size && off % size == 0;
+}
 
 }  // namespace mm

@@ -134,7 +134,14 @@ void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
   MM_ASSERT(dec <= b.max && tc->max_bytes >= size_t{dec} * bin_size(bin));
   b.set_max(b.max - dec);
   tc->max_bytes -= size_t{dec} * bin_size(bin);
-  if (b.count() > b.max) return_from_bin(tc, bin, b.count() - b.max);
+  // What no longer fits goes down in whole batches where the bin has them: the
+  // transfer caches take only whole batches, and a short chain of medium chunks
+  // goes through their heap (a merge and a split each).
+  if (b.count() > b.max) {
+    uint32_t batch = class_info(bin).batch;
+    uint32_t n = (b.count() - b.max + batch - 1) / batch * batch;
+    return_from_bin(tc, bin, n);
+  }
 }
 
 // The budget is full: take a batch of limit from other bins, round robin (as
@@ -148,9 +155,10 @@ bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
   for (uint32_t step = 0; step < kNumBins && freed < need; ++step) {
     uint32_t v = tc->steal_cursor = tc->steal_cursor % (kNumBins - 1) + 1;
     Bin& b = tc->bins[v];
-    if (v == except || b.max == 0) continue;
     uint32_t dec = class_info(v).batch;
-    if (dec > b.max) dec = b.max;
+    // A victim keeps at least a batch of limit: below that its overflows would
+    // return short batches, which the transfer caches do not take.
+    if (v == except || b.max < 2 * dec) continue;
     lower_limit(tc, v, dec);
     freed += size_t{dec} * bin_size(v);
   }

@@ -320,3 +320,43 @@ TEST_CASE("start check: exactly the addresses whose low 32 bits are multiples of
   StartCheck none{0, 0};  // bins that stay full: any address passes, their room refuses
   CHECK(passes_start_check(reinterpret_cast<void*>(uintptr_t{0x1238}), none));
 }
+
+TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also across threads") {
+  void* p = alloc(40000);
+  REQUIRE(p != nullptr);
+  CHECK(usable_size(p) >= 40960);  // its class
+  CHECK(usable_size(p) < 40960 + 64);
+  fill(p, 40000, 7);
+  dealloc(p);
+  void* q = alloc(39000);  // the same class: the chunk just freed
+  CHECK(q == p);
+  dealloc(q);
+  // Chunks of every class, freed by another thread, with their contents.
+  std::vector<void*> blocks;
+  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b) {
+    size_t n = bin_size(b) - 8;
+    void* x = alloc(n);
+    REQUIRE(x != nullptr);
+    CHECK(usable_size(x) >= n);
+    fill(x, n, b);
+    blocks.push_back(x);
+  }
+  std::thread t([&] {
+    for (uint32_t i = 0; i < blocks.size(); ++i) {
+      size_t n = bin_size(kFirstBigBin + i) - 8;
+      CHECK(check(blocks[i], n, kFirstBigBin + i));
+      void* y = alloc(n);  // served from this thread's bins or its heap
+      fill(y, n, 3);
+      dealloc(blocks[i]);
+      dealloc(y);
+    }
+  });
+  t.join();
+  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b) {
+    size_t n = bin_size(b);
+    void* x = alloc(n);
+    fill(x, n, 5);
+    CHECK(check(x, n, 5));
+    dealloc(x);
+  }
+}

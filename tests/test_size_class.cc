@@ -29,8 +29,38 @@ TEST_CASE("size classes: slabs hold at least 64 objects and waste under 1%") {
     CHECK(ci.batch == kSmallBatch);
     CHECK(ci.objects >= ci.batch);  // a fresh slab fills a whole batch
   }
-  for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
+  for (uint32_t b = kNumSmallClasses + 1; b < kFirstBigBin; ++b) {
     CHECK(class_info(b).batch >= 2);
     CHECK(class_info(b).batch <= 16);
   }
+}
+
+TEST_CASE("size classes: medium classes over 1 KiB, eight per doubling, floor and ceiling") {
+  CHECK(bin_size(kFirstBigBin) == 1152);
+  CHECK(bin_size(kFirstBigBin + 7) == 2048);
+  CHECK(bin_size(kFirstBigBin + 8) == 2304);
+  CHECK(bin_size(kNumBins - 1) == kBigCachedMax);
+  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b) {
+    CHECK(bin_size(b) % 16 == 0);
+    CHECK(bin_size(b) > bin_size(b - 1));
+    CHECK((bin_size(b) - bin_size(b - 1)) * 8 <= bin_size(b - 1));  // 12.5% apart at most
+    CHECK(class_info(b).size == bin_size(b));
+    CHECK(class_info(b).batch >= 1);
+  }
+  for (size_t n = 1; n <= kBigCachedMax; n += (n < 4096 ? 1 : 7)) {
+    uint32_t b = cached_bin(n);
+    REQUIRE(b >= 1);
+    REQUIRE(b < kNumBins);
+    CHECK(bin_size(b) >= n);
+    CHECK((b == 1 || bin_size(b - 1) < n));  // the smallest that holds it
+  }
+  CHECK(cached_bin(kBigCachedMax) == kNumBins - 1);
+  for (size_t p = kSmallMax + 16; p < kBigCachedMax + kBigCachedMax / 8; p += 16) {
+    uint32_t b = cached_bin_floor(p);
+    REQUIRE(b > kNumSmallClasses);
+    REQUIRE(b < kNumBins);
+    CHECK(bin_size(b) <= p);  // the largest it holds
+    CHECK((b == kNumBins - 1 || bin_size(b + 1) > p));
+  }
+  CHECK(cached_bin_floor(kBigCachedMax + kBigCachedMax / 8) == 0);
 }

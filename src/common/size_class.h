@@ -2,8 +2,8 @@
 //
 // Requests up to kCachedMax bytes map to a bin by (n + 15) >> 4, one add and one
 // shift. Bins 1..16 are the slab size classes (16..256 B, every 16 B); bins 17..64
-// hold medium chunks of 272..1024 B in the thread cache. Every size is a multiple of
-// 16, so every object is 16-byte aligned: slabs start on a page boundary.
+// hold medium chunks of 272..1024 B in the thread cache, bins 65..112 bigger ones. Every size is a
+// multiple of 16, so every object is 16-byte aligned: slabs start on a page boundary.
 #pragma once
 #include "common.h"
 #include "tuning.h"
@@ -11,11 +11,45 @@
 namespace mm {
 
 constexpr uint32_t kNumSmallClasses = kSmallMax / 16;  // 16
-constexpr uint32_t kNumBins = kCachedMax / 16 + 1;     // 65, bin 0 unused
+// Bins 65..112: medium chunks of 1 KiB to kBigCachedMax (tuning.h) in classes
+// eight per doubling (1152, 1280, ..., 2048, 2304, ...), 12.5% apart, as
+// tcmalloc's; requests there are rounded up to their class, so that a freed
+// chunk fits the next request of its class. Reached from alloc_slow only.
+constexpr uint32_t kFirstBigBin = kCachedMax / 16 + 1;  // 65
+constexpr uint32_t kBigPerDoubling = 8;
+constexpr uint32_t kNumBigClasses =
+    (__builtin_ctzll(kBigCachedMax) - __builtin_ctzll(kCachedMax)) * kBigPerDoubling;  // 48
+constexpr uint32_t kNumBins = kFirstBigBin + kNumBigClasses;  // 113, bin 0 unused
 
 MM_INLINE constexpr uint32_t size_bin(size_t n) { return static_cast<uint32_t>((n + 15) >> 4); }
-MM_INLINE constexpr size_t bin_size(uint32_t bin) { return size_t{bin} << 4; }
+MM_INLINE constexpr size_t big_class_size(uint32_t i) {  // i: 0..kNumBigClasses-1
+  size_t base = kCachedMax << (i / kBigPerDoubling);
+  return base + (i % kBigPerDoubling + 1) * (base / kBigPerDoubling);
+}
+MM_INLINE constexpr size_t bin_size(uint32_t bin) {
+  return bin < kFirstBigBin ? size_t{bin} << 4 : big_class_size(bin - kFirstBigBin);
+}
 MM_INLINE constexpr bool is_small_class(uint32_t c) { return c - 1 < kNumSmallClasses; }
+// The bin of a request of 1..kBigCachedMax bytes: the smallest class that holds it.
+MM_INLINE constexpr uint32_t cached_bin(size_t n) {
+  if (n <= kCachedMax) return size_bin(n);
+  uint32_t lg = 63 - static_cast<uint32_t>(__builtin_clzll(n - 1));  // 2^lg < n <= 2^(lg+1)
+  uint32_t shift = lg - 3;                                           // class step 2^lg / 8
+  auto j = static_cast<uint32_t>((n - (size_t{1} << lg) + (size_t{1} << shift) - 1) >> shift);
+  return kFirstBigBin + (lg - 10) * kBigPerDoubling + j - 1;
+}
+// The bin a free medium chunk of this payload (a multiple of 16 above kSmallMax)
+// can be cached in: the largest class it holds, and so less than a class step
+// bigger than that class. 0: too big for any.
+MM_INLINE constexpr uint32_t cached_bin_floor(size_t payload) {
+  if (payload <= kCachedMax) return size_bin(payload);
+  if (payload >= kBigCachedMax + kBigCachedMax / kBigPerDoubling) return 0;
+  uint32_t lg = 63 - static_cast<uint32_t>(__builtin_clzll(payload));  // 2^lg <= payload
+  uint32_t shift = lg - 3;
+  auto j = static_cast<uint32_t>((payload - (size_t{1} << lg)) >> shift);  // 0..7
+  if (j == 0) return lg == 10 ? kFirstBigBin - 1 : kFirstBigBin + (lg - 11) * kBigPerDoubling + 7;
+  return kFirstBigBin + (lg - 10) * kBigPerDoubling + j - 1;
+}
 
 // The class byte the pagemap keeps for every page (and the flat class map for the
 // free fast path): 1..16 are the slab classes; these mark the other span kinds.
@@ -36,7 +70,12 @@ struct ClassInfo {
 // (checked in tests/test_size_class.cc). Small batches: kSmallBatch (tuning.h).
 constexpr ClassInfo make_class_info(uint32_t bin) {
   if (bin == 0) return ClassInfo{0, 0, 0, 0};
-  uint32_t size = bin * 16;
+  auto size = static_cast<uint32_t>(bin_size(bin));
+  if (bin >= kFirstBigBin) {
+    // One chunk at a time from 8 KiB up: each is a heap allocation of its own.
+    uint32_t b = 8192 / size;
+    return ClassInfo{size, 0, 0, b < 1 ? 1 : b};
+  }
   if (bin > kNumSmallClasses) {
     // Medium bins: batches from the medium heap, smaller for bigger chunks so
     // that a thread cache holds few bytes that merging could use.

@@ -22,9 +22,15 @@ namespace mm {
 namespace {
 constexpr size_t kMaxRequest = static_cast<size_t>(PTRDIFF_MAX);
 
+// Requests in the bins' range: up to 1 KiB, or up to kBigCachedMax within the
+// medium tier (MYMALLOC_MEDIUM_MAX may end it sooner).
+MM_INLINE bool binned(size_t n) {
+  return n <= kCachedMax || (n <= kBigCachedMax && n <= g_config.medium_max);
+}
+
 void* alloc_once(size_t n) {
-  if (n <= kCachedMax) {
-    uint32_t bin = size_bin(n ? n : 1);
+  if (binned(n)) {
+    uint32_t bin = cached_bin(n ? n : 1);
     ThreadCache* tc = thread_cache_setup();
     if (tc) {
       if (void* p = bin_take(tc->bins[bin])) return p;
@@ -108,6 +114,10 @@ void* alloc_slow(size_t n) {
   if (n > kCachedMax && n <= kMaxRequest) t_cache.sample_left -= static_cast<int64_t>(n);
   if (MM_UNLIKELY(t_cache.sample_left < 0))
     if (void* p = prof_sample_alloc(n)) return p;
+  // A medium request in a class of its own (over 1 KiB): its bin first, without
+  // alloc_unchecked's housekeeping.
+  if (n > kCachedMax && binned(n))
+    if (void* p = bin_take(t_cache.bins[cached_bin(n)])) return p;
   return alloc_unchecked(n);
 }
 
@@ -177,10 +187,12 @@ void dealloc_slow(void* p, uint8_t cls) {
     Chunk* c = medium_chunk(p, g_pagemap.span_of(p), "free");
     size_t payload = c->size() - kChunkHeader;
     ThreadCache* tc = thread_cache_setup();
-    if (tc && payload > kSmallMax && payload <= kCachedMax) {
+    if (tc && payload > kSmallMax && payload <= kBigCachedMax) {
       if (dealloc_medium_fast(p)) return;  // the thread was just set up
-      cache_overflow(tc, size_bin(payload), p);
-      return;
+      if (uint32_t bin = cached_bin_floor(payload)) {
+        cache_overflow(tc, bin, p);
+        return;
+      }
     }
     count_returned(tc, medium_count_class(payload), 1);
     medium_free(thread_heap(tc), c);
@@ -271,7 +283,21 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
 }
 }  // namespace
 
-void* realloc_block(void* p, size_t n) {
+namespace {
+// Each slab class's start check (thread_cache.h), for realloc: a thread that has
+// no cache yet has none in its bins.
+struct StartChecks {
+  StartCheck c[kNumSmallClasses + 1];
+  constexpr StartChecks() : c() {
+    for (uint32_t b = 1; b <= kNumSmallClasses; ++b) c[b] = start_check_for(bin_size(b));
+  }
+};
+constexpr StartChecks kStartChecks{};
+
+}  // namespace
+
+// Everything but realloc_block's two common cases (below).
+__attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
   if (MM_UNLIKELY(g_config.check)) return checked_realloc(p, n);
   if (!p) return alloc(n);
   if (n == 0) {  // glibc: frees and returns NULL
@@ -281,12 +307,6 @@ void* realloc_block(void* p, size_t n) {
   if (n > kMaxRequest) {
     errno = ENOMEM;
     return nullptr;
-  }
-  // The common case of a string grown by appends: a medium chunk that already has
-  // room.
-  if (n > kSmallMax && n <= g_config.medium_max) {
-    Chunk* c = medium_chunk_fast(p);
-    if (c && MediumHeap::resize_is_noop(c, chunk_size_for(n))) return p;
   }
   uint8_t cls;
   Span* s = span_checked(p, "realloc", &cls);
@@ -317,6 +337,21 @@ void* realloc_block(void* p, size_t n) {
   memcpy(static_cast<char*>(q) + moved, static_cast<char*>(p) + moved, keep - moved);
   dealloc(p);
   return q;
+}
+
+void* realloc_block(void* p, size_t n) {
+  // The common cases, with no stack frame: a slab object that stays in its
+  // class, and a medium chunk that already has room (a string grown by appends).
+  if (MM_LIKELY(p != nullptr && n - 1 < kMaxRequest && !g_config.check)) {
+    uint8_t cls = class_of_fast(page_of(p));
+    if (is_small_class(cls)) {
+      if (size_bin(n) == cls && passes_start_check(p, kStartChecks.c[cls])) return p;
+    } else if (n > kSmallMax && n <= g_config.medium_max) {
+      Chunk* c = medium_chunk_fast(p);
+      if (c && MediumHeap::resize_is_noop(c, chunk_size_for(n))) return p;
+    }
+  }
+  return realloc_slow(p, n);
 }
 
 void* alloc_aligned(size_t align, size_t n) {

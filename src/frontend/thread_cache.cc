@@ -13,6 +13,7 @@
 #include "../os/os.h"
 #include "../page/page_heap.h"
 #include "allocator.h"
+#include "cache_budget.h"
 #include "medium_backend.h"
 #include "parked_cache.h"
 #include "small_backend.h"
@@ -30,15 +31,6 @@ Lock g_tc_lock{LockRank::kThreadCaches};  // guards the registry list below
 ThreadCache* g_tc_head = nullptr;
 pthread_key_t g_tc_key;
 bool g_tc_key_ok = false;
-
-// Slab bins are bounded by the byte budget, medium bins by bytes and batches
-// (tuning.h).
-MM_INLINE uint32_t bin_cap(uint32_t bin) {
-  if (is_small_class(bin)) return kSmallBinCap;
-  uint32_t by_bytes = static_cast<uint32_t>(kMediumBinBytes / bin_size(bin));
-  uint32_t two_batches = 2 * class_info(bin).batch;
-  return by_bytes > two_batches ? by_bytes : two_batches;
-}
 
 void tc_register(ThreadCache* tc) {
   LockGuard g(g_tc_lock);
@@ -70,7 +62,7 @@ void tc_destroy(void* arg) {
   stash_drain_pending(tc);
   tc->bins[kClsMedium].set_max(0);  // from now on every medium free goes slow
   if (park_bins(tc->bins))
-    tc->max_bytes = 0;
+    tc->max_bytes[0] = tc->max_bytes[1] = 0;
   else
     thread_cache_flush(tc);
   tc_unregister(tc);
@@ -110,7 +102,31 @@ void return_bins(ThreadCache* tc, Bin* bins) {
   }
 }
 
-// Moves the n most recently cached objects of a bin down to the back end.
+// Takes over a parked cache: its bins fill our empty ones; where we already hold
+// objects, its objects go back to the back ends. The budget bound is recomputed.
+void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
+  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
+    Bin& mine = tc->bins[bin];
+    Bin& theirs = pc->bins[bin];
+    if (mine.head == nullptr && theirs.max > mine.max) {
+      tc->max_bytes[budget_group(bin)] += size_t{theirs.max - mine.max} * bin_size(bin);
+      mine = theirs;
+    } else if (theirs.head) {
+      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count()));
+    }
+  }
+  free_parked(pc);
+  trim_to_budget(tc);  // adopted limits may exceed a budget
+}
+
+// At exit the calling thread's stash is drained, so that a bad free among its
+// chunks is still reported.
+__attribute__((destructor)) void stash_drain_at_exit() {
+  if (t_cache.state == kCacheActive) stash_drain_pending(&t_cache);
+}
+
+}  // namespace
+
 void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   Bin& b = tc->bins[bin];
   if (n > b.count()) n = b.count();
@@ -126,93 +142,6 @@ void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   b.remove(n);
   return_chain(tc, bin, head, static_cast<int>(n));
 }
-
-// Lowers a bin's limit by dec, within the budget bound, and moves down what no
-// longer fits under it.
-void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
-  Bin& b = tc->bins[bin];
-  MM_ASSERT(dec <= b.max && tc->max_bytes >= size_t{dec} * bin_size(bin));
-  b.set_max(b.max - dec);
-  tc->max_bytes -= size_t{dec} * bin_size(bin);
-  // What no longer fits goes down in whole batches where the bin has them: the
-  // transfer caches take only whole batches, and a short chain of medium chunks
-  // goes through their heap (a merge and a split each).
-  if (b.count() > b.max) {
-    uint32_t batch = class_info(bin).batch;
-    uint32_t n = (b.count() - b.max + batch - 1) / batch * batch;
-    return_from_bin(tc, bin, n);
-  }
-}
-
-// The budget is full: take a batch of limit from other bins, round robin (as
-// gperftools steals cache space), so that the bins in use now get the budget and
-// bins that grew earlier do not keep it.
-bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
-  // Nothing to take when the other bins hold less than the need (the common case
-  // of one busy bin that owns the whole budget): do not walk them.
-  if (tc->max_bytes - size_t{tc->bins[except].max} * bin_size(except) < need) return false;
-  size_t freed = 0;
-  for (uint32_t step = 0; step < kNumBins && freed < need; ++step) {
-    uint32_t v = tc->steal_cursor = tc->steal_cursor % (kNumBins - 1) + 1;
-    Bin& b = tc->bins[v];
-    uint32_t dec = class_info(v).batch;
-    // A victim keeps at least a batch of limit: below that its overflows would
-    // return short batches, which the transfer caches do not take.
-    if (v == except || b.max < 2 * dec) continue;
-    lower_limit(tc, v, dec);
-    freed += size_t{dec} * bin_size(v);
-  }
-  return tc->max_bytes + need <= g_config.tcache_bytes;
-}
-
-// Slow start: a bin's limit doubles up to a batch (gperftools adds one each time;
-// doubling serves short-lived threads better, docs/architecture.md), then
-// grows a batch at a time up to its cap, while the thread's total stays within the
-// byte budget.
-void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
-  uint32_t batch = class_info(bin).batch;
-  uint32_t inc = b.max < batch ? (b.max ? b.max : 1) : batch;
-  if (b.max + inc > bin_cap(bin)) return;
-  size_t bytes = size_t{inc} * bin_size(bin);
-  if (tc->max_bytes + bytes > g_config.tcache_bytes && !steal_budget(tc, bin, bytes)) return;
-  b.set_max(b.max + inc);
-  tc->max_bytes += bytes;
-  MM_ASSERT(b.max <= bin_cap(bin) && tc->max_bytes <= g_config.tcache_bytes);
-}
-
-// Takes over a parked cache: its bins fill our empty ones; where we already hold
-// objects, its objects go back to the back ends. The budget bound is recomputed.
-void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
-  for (uint32_t bin = 1; bin < kNumBins; ++bin) {
-    Bin& mine = tc->bins[bin];
-    Bin& theirs = pc->bins[bin];
-    if (mine.head == nullptr && theirs.max > mine.max) {
-      tc->max_bytes += size_t{theirs.max - mine.max} * bin_size(bin);
-      mine = theirs;
-    } else if (theirs.head) {
-      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count()));
-    }
-  }
-  free_parked(pc);
-  // Adopted limits may exceed the budget: give back from the largest bins' tails.
-  while (tc->max_bytes > g_config.tcache_bytes) {
-    uint32_t worst = 1;
-    for (uint32_t bin = 2; bin < kNumBins; ++bin)
-      if (size_t{tc->bins[bin].max} * bin_size(bin) > size_t{tc->bins[worst].max} * bin_size(worst))
-        worst = bin;
-    uint32_t max = tc->bins[worst].max;
-    lower_limit(tc, worst, max / 2 ? max / 2 : max);
-  }
-  MM_ASSERT(tc->max_bytes <= g_config.tcache_bytes);
-}
-
-// At exit the calling thread's stash is drained, so that a bad free among its
-// chunks is still reported.
-__attribute__((destructor)) void stash_drain_at_exit() {
-  if (t_cache.state == kCacheActive) stash_drain_pending(&t_cache);
-}
-
-}  // namespace
 
 void thread_cache_init_key() {
   if (!g_tc_key_ok) g_tc_key_ok = pthread_key_create(&g_tc_key, tc_destroy) == 0;
@@ -258,7 +187,7 @@ void stash_drain(ThreadCache* tc) {
 void thread_cache_flush(ThreadCache* tc) {
   stash_drain_pending(tc);
   return_bins(tc, tc->bins);
-  tc->max_bytes = 0;
+  tc->max_bytes[0] = tc->max_bytes[1] = 0;
 }
 
 void thread_cache_scavenge(ThreadCache* tc) {

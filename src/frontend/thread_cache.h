@@ -1,5 +1,5 @@
 // The thread cache: the front end. Per-thread bins of free objects for every small
-// class and for medium chunks up to kCachedMax, in initial-exec TLS: the fast paths
+// class and for medium chunks up to kBigCachedMax, in initial-exec TLS: the fast paths
 // below take no lock and use no atomic instruction.
 #pragma once
 #include "../common/assert.h"
@@ -66,11 +66,13 @@ struct ThreadCache {
   MediumHeap* heap;       // this thread's medium heap, attached on first use
   ThreadCache* reg_next;  // registry of live caches (stats, fork, pressure)
   ThreadCache* reg_prev;
-  size_t max_bytes;         // sum of max * size over bins: the budget bound
-  uint32_t flush_epoch;     // flush when the global epoch moves (memory pressure)
-  uint32_t steal_cursor;    // next bin to take budget from
-  uint32_t serial;          // numbers the threads: picks a transfer-cache shard
-  uint32_t seen[kNumBins];  // bin counts at the last scavenge: unchanged means idle
+  // Sums of max * size over the bins up to 1 KiB and over the bigger medium
+  // bins: each bounded by the budget (budget_group).
+  size_t max_bytes[2];
+  uint32_t flush_epoch;      // flush when the global epoch moves (memory pressure)
+  uint32_t steal_cursor[2];  // next bin of each group to take budget from
+  uint32_t serial;           // numbers the threads: picks a transfer-cache shard
+  uint32_t seen[kNumBins];   // bin counts at the last scavenge: unchanged means idle
   uint8_t state;
   // Objects of each class this thread took from the back ends and gave back to
   // them (jemalloc's nmalloc/nfree): the statistics' counts per class, kept on
@@ -168,8 +170,9 @@ MM_INLINE bool bin_push(Bin& b, void* p) {
   return false;
 }
 
-// A medium chunk of 257..1024 payload bytes whose header is a valid in-use one and
-// that is not cached already goes into its bin; anything else takes the slow path.
+// A medium chunk of 257..kBigCachedMax payload bytes whose header is a valid in-use
+// one and that is not cached already goes into its bin (the largest class it
+// holds); anything else takes the slow path.
 MM_INLINE bool dealloc_medium_fast(void* p) {
   uint64_t head = Chunk::of(p)->head();
   size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
@@ -180,9 +183,9 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
   // 40% at two threads).
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) !=
           (used_magic(payload + kChunkHeader) | kChunkInUse) ||
-      payload - (kSmallMax + 1) >= kCachedMax - kSmallMax)
+      payload - (kSmallMax + 1) >= kBigCachedMax - kSmallMax)
     return false;
-  return bin_push(t_cache.bins[size_bin(payload)], p);
+  return bin_push(t_cache.bins[cached_bin_floor(payload)], p);
 }
 
 // A live thread's bin's count, read from another thread: 0 while it changes max.
@@ -191,6 +194,11 @@ inline uint32_t bin_count_racy(const Bin& b) {
   uint32_t max = __atomic_load_n(&b.max, __ATOMIC_RELAXED);
   return room >= 0 && static_cast<uint32_t>(room) <= max ? max - static_cast<uint32_t>(room) : 0;
 }
+
+// The bins up to 1 KiB share MYMALLOC_TCACHE_BYTES; the bins of bigger medium
+// chunks (kFirstBigBin on) have a budget of their own, as big, so that a few
+// chunks of tens of KiB do not push thousands of small objects out.
+MM_INLINE uint32_t budget_group(uint32_t bin) { return bin >= kFirstBigBin; }
 
 // Bytes held in a set of bins (a live thread's, read racily, or a parked cache's).
 inline size_t bins_bytes(const Bin* bins) {
@@ -220,7 +228,7 @@ MM_INLINE ThreadCache* active_cache() { return t_cache.state == kCacheActive ? &
 // The class a medium chunk of this payload is counted in: its bin's when cached
 // sizes are, else kClsMedium.
 MM_INLINE uint32_t medium_count_class(size_t payload) {
-  return payload > kSmallMax && payload <= kCachedMax ? size_bin(payload) : kClsMedium;
+  return payload > kSmallMax && payload <= kBigCachedMax ? cached_bin_floor(payload) : kClsMedium;
 }
 struct ClassCounts {
   uint64_t fetched, returned, cached;
@@ -238,6 +246,8 @@ void thread_cache_age_parked();               // those parked for kParkedMaxMs, 
 // Slow halves of the bins: pop one object after a refill (nullptr when the back
 // end is out of memory), and make room in a full bin for p.
 void* cache_refill(ThreadCache* tc, uint32_t bin);
+// Moves the n most recently cached objects of a bin down to the back end.
+void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n);
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p);
 size_t thread_cache_bytes();  // bytes cached in all threads and parked caches
 // Moved by a thread that ran out of memory: every other thread flushes its cache

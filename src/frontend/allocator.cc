@@ -241,16 +241,26 @@ size_t usable_size(void* p) {
   return usable_size_unchecked(p);
 }
 
-size_t usable_size_unchecked(void* p, const char* func) {
-  uint8_t cls = class_of_fast(page_of(p));
-  if (is_small_class(cls)) return class_info(cls).size;
-  // Programs that count their memory (redis) ask for every block they allocate
-  // and free: a medium chunk's header answers without the radix tree.
-  if (Chunk* c = medium_chunk_fast(p)) return c->size() - kChunkHeader;
+namespace {
+__attribute__((noinline)) size_t usable_size_slow(void* p, const char* func) {
+  uint8_t cls;
   Span* s = span_checked(p, func, &cls);
   if (cls == kClsMedium) return medium_chunk(p, s, func)->size() - kChunkHeader;
   check_large(p, s, func);
   return MM_UNLIKELY(s->sample != nullptr) ? prof_usable_size(s) : s->bytes();
+}
+}  // namespace
+
+size_t usable_size_unchecked(void* p, const char* func) {
+  // A slab class's size is 16 times its class byte: 8 times the flat map's.
+  static_assert(kFlatClassScale == 2 && bin_size(kNumSmallClasses) == 16 * kNumSmallClasses);
+  unsigned scaled = class_scaled_fast(page_of(p));
+  if (scaled - kFlatClassScale < kFlatClassScale * kNumSmallClasses) return size_t{scaled} * 8;
+  // Programs that count their memory (redis) ask for every block they allocate
+  // and free: a medium chunk's header answers without the radix tree, and
+  // neither case needs a stack frame.
+  if (Chunk* c = medium_chunk_fast(p)) return c->size() - kChunkHeader;
+  return usable_size_slow(p, func);
 }
 
 namespace {

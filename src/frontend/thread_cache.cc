@@ -179,8 +179,18 @@ void stash_drain(ThreadCache* tc) {
   st.room = static_cast<int32_t>(st.max);
   for (void* next; p; p = next) {
     next = next_of(p);
-    cache_token_slot(p) = 0;  // the stash's mark; a second free met it in bin_push
-    if (!dealloc_medium_fast(p)) dealloc_slow(p, kClsMedium);
+    // The stash holds each chunk once (a second free met its token in
+    // dealloc_fast): into its bin with the token it has, or the slow path.
+    uint32_t bin = medium_cache_bin(p);
+    Bin& b = tc->bins[bin];
+    if (MM_LIKELY(bin != 0 && b.room > 0)) {
+      next_of(p) = b.head;
+      b.head = p;
+      b.add(1);
+      continue;
+    }
+    cache_token_slot(p) = 0;  // the stash's mark
+    dealloc_slow(p, kClsMedium);
   }
 }
 

@@ -170,22 +170,28 @@ MM_INLINE bool bin_push(Bin& b, void* p) {
   return false;
 }
 
-// A medium chunk of 257..kBigCachedMax payload bytes whose header is a valid in-use
-// one and that is not cached already goes into its bin (the largest class it
-// holds); anything else takes the slow path.
-MM_INLINE bool dealloc_medium_fast(void* p) {
+// The bin a medium chunk may be cached in, or 0: its header must be a valid
+// in-use one and its payload 257..kBigCachedMax bytes (the bin of the largest
+// class it holds).
+MM_INLINE uint32_t medium_cache_bin(void* p) {
   uint64_t head = Chunk::of(p)->head();
   size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
   // An in-use header whose magic matches its size (a size word forged by an
-  // overflow, magic kept, does not: chunk.h); bin_push refuses a chunk cached
-  // already (its token). Nothing but the chunk's own header is read: its right
-  // neighbour's line may be another thread's (reading its tag here cost larson
-  // 40% at two threads).
+  // overflow, magic kept, does not: chunk.h). Nothing but the chunk's own header
+  // is read: its right neighbour's line may be another thread's (reading its tag
+  // here cost larson 40% at two threads).
   if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) !=
           (used_magic(payload + kChunkHeader) | kChunkInUse) ||
       payload - (kSmallMax + 1) >= kBigCachedMax - kSmallMax)
-    return false;
-  return bin_push(t_cache.bins[cached_bin_floor(payload)], p);
+    return 0;
+  return cached_bin_floor(payload);
+}
+
+// A medium chunk that medium_cache_bin accepts and that is not cached already
+// goes into its bin; anything else takes the slow path.
+MM_INLINE bool dealloc_medium_fast(void* p) {
+  uint32_t bin = medium_cache_bin(p);
+  return bin != 0 && bin_push(t_cache.bins[bin], p);
 }
 
 // A live thread's bin's count, read from another thread: 0 while it changes max.

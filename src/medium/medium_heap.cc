@@ -275,8 +275,11 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   // string grown by small appends comes back here O(log n) times, not O(n).
   bin_remove(reinterpret_cast<FreeChunk*>(n));
   size_t total = cur + n->size();
+  // A neighbour shorter than that gives what it has: taking the exact size
+  // brought the next append straight back here.
   size_t want = align_up(cur + cur / 4, 16);
-  if (want < new_csize || want > total) want = new_csize;
+  if (want > total) want = total;
+  if (want < new_csize) want = new_csize;
   size_t keep = total - want >= kMinChunk ? want : total;
   c->set_used(keep);
   used_bytes_ += keep - cur;

@@ -321,14 +321,15 @@ TEST_CASE("start check: exactly the addresses whose low 32 bits are multiples of
   CHECK(passes_start_check(reinterpret_cast<void*>(uintptr_t{0x1238}), none));
 }
 
-TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also across threads") {
-  void* p = alloc(40000);
+TEST_CASE("allocator: medium chunks up to 32 KiB are cached by class, also across threads") {
+  thread_cache_flush(&t_cache);  // empty bins: the next chunk of the class is p
+  void* p = alloc(20000);
   REQUIRE(p != nullptr);
-  CHECK(usable_size(p) >= 40960);  // its class
-  CHECK(usable_size(p) < 40960 + 64);
-  fill(p, 40000, 7);
+  CHECK(usable_size(p) >= 20480);  // its class
+  CHECK(usable_size(p) < 20480 + 64);
+  fill(p, 20000, 7);
   dealloc(p);
-  void* q = alloc(39000);  // the same class: the chunk just freed
+  void* q = alloc(19500);  // the same class: the chunk just freed
   CHECK(q == p);
   dealloc(q);
   // Chunks of every class, freed by another thread, with their contents.

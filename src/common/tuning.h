@@ -27,7 +27,7 @@ constexpr size_t kMediumTransferBytes = 64 * 1024;
 constexpr size_t kMediumBinBytes = 32 * 1024;
 // Medium chunks up to this size are cached by the thread caches in size classes
 // (size_class.h); bigger ones go to their heap at every free.
-constexpr size_t kBigCachedMax = 64 * 1024;
+constexpr size_t kBigCachedMax = 32 * 1024;
 // Bins a growing bin looks at for budget to take, per call (steal_budget).
 constexpr uint32_t kStealSteps = 16;
 // Slab bins are bounded by the byte budget alone; this cap is never reached first.

@@ -2,8 +2,8 @@
 //
 // Requests up to kCachedMax bytes map to a bin by (n + 15) >> 4, one add and one
 // shift. Bins 1..16 are the slab size classes (16..256 B, every 16 B); bins 17..64
-// hold medium chunks of 272..1024 B in the thread cache, bins 65..104 bigger ones. Every size is a
-// multiple of 16, so every object is 16-byte aligned: slabs start on a page boundary.
+// hold medium chunks of 272..1024 B in the thread cache, bins 65..104 bigger ones
+// (below). Every size is a multiple of 16, so every object is 16-byte aligned.
 #pragma once
 #include "common.h"
 #include "tuning.h"

@@ -293,19 +293,6 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
 }
 }  // namespace
 
-namespace {
-// Each slab class's start check (thread_cache.h), for realloc: a thread that has
-// no cache yet has none in its bins.
-struct StartChecks {
-  StartCheck c[kNumSmallClasses + 1];
-  constexpr StartChecks() : c() {
-    for (uint32_t b = 1; b <= kNumSmallClasses; ++b) c[b] = start_check_for(bin_size(b));
-  }
-};
-constexpr StartChecks kStartChecks{};
-
-}  // namespace
-
 // Everything but realloc_block's two common cases (below).
 __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
   if (MM_UNLIKELY(g_config.check)) return checked_realloc(p, n);
@@ -355,7 +342,7 @@ void* realloc_block(void* p, size_t n) {
   if (MM_LIKELY(p != nullptr && n - 1 < kMaxRequest && !g_config.check)) {
     uint8_t cls = class_of_fast(page_of(p));
     if (is_small_class(cls)) {
-      if (size_bin(n) == cls && passes_start_check(p, kStartChecks.c[cls])) return p;
+      if (size_bin(n) == cls && passes_start_check(p, kSlabStartChecks.c[cls])) return p;
     } else if (n > kSmallMax && n <= g_config.medium_max) {
       Chunk* c = medium_chunk_fast(p);
       if (c && MediumHeap::resize_is_noop(c, chunk_size_for(n))) return p;

@@ -161,7 +161,7 @@ ThreadCache* thread_cache_setup() {
   ensure_init();
   tc->state = kCacheActive;  // before anything below can re-enter malloc
   tc->bins[kClsMedium].set_max(g_config.check ? 0 : kStashMax);  // checked: frees go slow
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) tc->starts[c] = start_check_for(bin_size(c));
+  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) tc->starts[c] = kSlabStartChecks.c[c];
   tc->starts[kClsMedium] = start_check_for(kAlignment);
   static uint32_t next_serial = 0;
   tc->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);

@@ -44,6 +44,15 @@ struct StartCheck {
 MM_INLINE constexpr StartCheck start_check_for(uint32_t size) {
   return StartCheck{~uint64_t{0} / size + 1, ~uint64_t{0} / size};
 }
+// Each slab class's, as a table (bin 0 unused): thread set-up copies it beside
+// the bins, and realloc reads it for threads that have no cache yet.
+struct SlabStartChecks {
+  StartCheck c[kNumSmallClasses + 1];
+  constexpr SlabStartChecks() : c() {
+    for (uint32_t b = 1; b <= kNumSmallClasses; ++b) c[b] = start_check_for(bin_size(b));
+  }
+};
+inline constexpr SlabStartChecks kSlabStartChecks{};
 MM_INLINE const StartCheck& start_check_of(const Bin& b);  // the entry beside b (below)
 MM_INLINE bool passes_start_check(const void* p, const StartCheck& c) {
   return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p)) * c.m <= c.limit;

@@ -38,7 +38,7 @@ struct Span {
   bool objects_purged = false;  // the OS pages of returned objects were purged since
   uint32_t returned = 0;        // objects that came back: the bits set in freebits
   char* bump = nullptr;         // next never-carved object
-  char* objs = nullptr;         // object 0 (slab_layout in small/slab_layout.h)
+  char* objs = nullptr;         // object 0 (slab_layout, small/central_free_list.h)
   uint64_t freebits[kMaxSlabObjects / 64] = {};  // returned objects, by index
 
   // Medium regions.

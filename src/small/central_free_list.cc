@@ -41,7 +41,7 @@ Span* CentralFreeList::new_slab() {
   Span* s = ph_->alloc(ci.pages, SpanState::kSmall, static_cast<uint8_t>(cls_));
   if (!s) return nullptr;
   slab_layout(s, size_);
-  MM_ASSERT(s->capacity <= ci.objects && s->capacity >= ci.batch);
+  MM_ASSERT(s->capacity <= ci.objects && s->capacity > 0);  // fewer across 4 GiB
   s->allocated = 0;
   s->returned = 0;
   for (uint64_t& w : s->freebits) w = 0;

@@ -309,11 +309,6 @@ __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
   Span* s = span_checked(p, "realloc", &cls);
   if (is_small_class(cls)) check_small(p, s, "realloc");
   if (resize_in_place(p, cls, s, n)) return p;
-  // Chunks freed just now may be the free neighbour a medium chunk needs.
-  if (cls == kClsMedium && t_cache.bins[kClsMedium].count() != 0) {
-    stash_drain(&t_cache);
-    if (resize_in_place(p, cls, s, n)) return p;
-  }
   size_t old = usable_size(p);
   // A block that has to move to grow gets a quarter more room, so that a string
   // or buffer grown by small appends is copied O(log n) times, not O(n); the

@@ -106,7 +106,8 @@ MM_INLINE const StartCheck& start_check_of(const Bin& b) {
 // between the two on every free mispredicts when sizes mix (larson: half of the
 // frees). The stash is drained - each chunk checked as free() would have, then
 // cached by size or freed to its heap - when it is full, on every allocation
-// slow path, before realloc, when the cache is flushed, and at exit; so a bad
+// slow path (a realloc that moves a block is one), when the cache is flushed,
+// and at exit; so a bad
 // free of a medium chunk is still reported, within kStashMax frees or at the
 // next slow path, and a freed chunk is merged before any allocation that could
 // need it.

@@ -107,10 +107,9 @@ MM_INLINE const StartCheck& start_check_of(const Bin& b) {
 // frees). The stash is drained - each chunk checked as free() would have, then
 // cached by size or freed to its heap - when it is full, on every allocation
 // slow path (a realloc that moves a block is one), when the cache is flushed,
-// and at exit; so a bad
-// free of a medium chunk is still reported, within kStashMax frees or at the
-// next slow path, and a freed chunk is merged before any allocation that could
-// need it.
+// and at exit; so a bad free of a medium chunk is still reported, within
+// kStashMax frees or at the next slow path, and a freed chunk is merged before
+// any allocation that could need it.
 void stash_drain(ThreadCache* tc);
 MM_INLINE void stash_drain_pending(ThreadCache* tc) {
   if (MM_UNLIKELY(tc->bins[kClsMedium].count() != 0)) stash_drain(tc);

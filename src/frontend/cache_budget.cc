@@ -24,10 +24,18 @@ struct BinCaps {  // a table: grow_max runs at every refill and overflow
 constexpr BinCaps kBinCaps{};
 MM_INLINE uint32_t bin_cap(uint32_t bin) { return kBinCaps.cap[bin]; }
 
+// The bins [first, end) of a budget group (budget_group).
+struct BinRange {
+  uint32_t first, end;
+};
+MM_INLINE BinRange group_bins(uint32_t group) {
+  return group ? BinRange{kFirstBigBin, kNumBins} : BinRange{1, kFirstBigBin};
+}
+
 }  // namespace
 
-// Lowers a bin's limit by dec, within the budget bound, and moves down what no
-// longer fits under it.
+// Lowers a bin's limit by dec, and with it its group's sum, and moves down what
+// no longer fits under it.
 void lower_limit(ThreadCache* tc, uint32_t bin, uint32_t dec) {
   Bin& b = tc->bins[bin];
   size_t& budget = tc->max_bytes[budget_group(bin)];
@@ -56,12 +64,11 @@ bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
   if (budget - size_t{tc->bins[except].max} * bin_size(except) < need) return false;
   size_t freed = 0;
   // The group's bins, a bounded walk: the cursor goes on from there next time.
-  uint32_t first = group ? kFirstBigBin : 1;
-  uint32_t count = group ? kNumBins - kFirstBigBin : kFirstBigBin - 1;
+  BinRange r = group_bins(group);
   uint32_t& cursor = tc->steal_cursor[group];
   for (uint32_t step = 0; step < kStealSteps && freed < need; ++step) {
-    cursor = (cursor + 1) % count;
-    uint32_t v = first + cursor;
+    cursor = (cursor + 1) % (r.end - r.first);
+    uint32_t v = r.first + cursor;
     Bin& b = tc->bins[v];
     uint32_t dec = class_info(v).batch;
     // A victim keeps at least a batch of limit: below that its overflows would
@@ -94,11 +101,10 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
 void trim_to_budget(ThreadCache* tc) {
   // Give back from the largest bins' tails.
   for (uint32_t group = 0; group < 2; ++group) {
-    uint32_t first = group ? kFirstBigBin : 1;
-    uint32_t end = group ? kNumBins : kFirstBigBin;
+    BinRange r = group_bins(group);
     while (tc->max_bytes[group] > g_config.tcache_bytes) {
-      uint32_t worst = first;
-      for (uint32_t bin = first + 1; bin < end; ++bin)
+      uint32_t worst = r.first;
+      for (uint32_t bin = r.first + 1; bin < r.end; ++bin)
         if (size_t{tc->bins[bin].max} * bin_size(bin) >
             size_t{tc->bins[worst].max} * bin_size(worst))
           worst = bin;

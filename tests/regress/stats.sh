@@ -18,6 +18,10 @@ echo "$err" | grep -q "^mymalloc\[[0-9]*\]: program $prog version [0-9.]* tcache
   { echo "missing the program, version and options line"; exit 1; }
 echo "$err" | grep -q "^mymalloc\[[0-9]*\]: class 16 fetched [0-9]* returned [0-9]* cached [0-9]*$" ||
   { echo "missing the counts of class 16"; exit 1; }
+# api's loop of 2000 blocks of 19.4..20 KB: one class, served by the thread cache.
+fetched=$(echo "$err" | sed -n 's/^mymalloc\[[0-9]*\]: class 20480 fetched \([0-9]*\) .*/\1/p')
+[ -n "$fetched" ] && [ "$fetched" -le 4 ] ||
+  { echo "class 20480: fetched ${fetched:-nothing} from the heap for 2000 allocations"; exit 1; }
 for v in json 2; do
   json=$(MYMALLOC_STATS=$v LD_PRELOAD="$1" "$2" 2>&1 >/dev/null | grep "^{\"mymalloc\"")
   echo "$json" | python3 -c '

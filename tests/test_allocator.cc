@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "frontend/allocator.h"
+#include "frontend/cache_budget.h"
 
 using namespace mm;
 
@@ -360,4 +361,23 @@ TEST_CASE("allocator: medium chunks up to 32 KiB are cached by class, also acros
     CHECK(check(x, n, 5));
     dealloc(x);
   }
+}
+
+TEST_CASE("cache budget: a lowered limit gives back whole batches") {
+  thread_cache_flush(&t_cache);
+  const uint32_t bin = 3;  // 48-byte objects
+  const uint32_t batch = class_info(bin).batch;
+  std::vector<void*> v;
+  for (uint32_t i = 0; i < 4 * batch; ++i) v.push_back(alloc(48));
+  for (void* p : v) dealloc(p);
+  Bin& b = t_cache.bins[bin];
+  uint32_t count = b.count();
+  REQUIRE(count >= batch + 1);
+  REQUIRE(b.max >= count);
+  // One object over the new limit: a whole batch goes down, which a transfer
+  // cache takes, not a chain of one.
+  lower_limit(&t_cache, bin, b.max - count + 1);
+  CHECK(b.count() == count - batch);
+  CHECK(b.count() <= b.max);
+  thread_cache_flush(&t_cache);
 }

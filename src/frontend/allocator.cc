@@ -188,11 +188,9 @@ void dealloc_slow(void* p, uint8_t cls) {
     size_t payload = c->size() - kChunkHeader;
     ThreadCache* tc = thread_cache_setup();
     if (tc && payload > kSmallMax && payload <= kBigCachedMax) {
-      if (dealloc_medium_fast(p)) return;  // the thread was just set up
-      if (uint32_t bin = cached_bin_floor(payload)) {
-        cache_overflow(tc, bin, p);
-        return;
-      }
+      if (dealloc_medium_fast(p)) return;                // the thread was just set up
+      cache_overflow(tc, cached_bin_floor(payload), p);  // a class holds every such payload
+      return;
     }
     count_returned(tc, medium_count_class(payload), 1);
     medium_free(thread_heap(tc), c);

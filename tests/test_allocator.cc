@@ -322,7 +322,7 @@ TEST_CASE("start check: exactly the addresses whose low 32 bits are multiples of
   CHECK(passes_start_check(reinterpret_cast<void*>(uintptr_t{0x1238}), none));
 }
 
-TEST_CASE("allocator: medium chunks up to 32 KiB are cached by class, also across threads") {
+TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also across threads") {
   thread_cache_flush(&t_cache);  // empty bins: the next chunk of the class is p
   void* p = alloc(20000);
   REQUIRE(p != nullptr);

@@ -140,6 +140,30 @@ TEST_CASE("medium heap: growth in place takes a quarter more room, or what the n
   CHECK(MediumHeap::resize_is_noop(Chunk::of(a), chunk_size_for(4900)));
 }
 
+TEST_CASE("medium heap: a chunk shrunk by less than half keeps its slack") {
+  Fixture f;
+  void* a = f.alloc(8000);
+  void* b = f.alloc(100);  // keeps a's tail from merging with the top
+  (void)b;
+  size_t full = f.csize(a);
+  memset(a, 3, 8000);
+  CHECK(MediumHeap::resize_is_noop(Chunk::of(a), chunk_size_for(4100)));
+  CHECK_FALSE(MediumHeap::resize_is_noop(Chunk::of(a), chunk_size_for(3800)));
+  {
+    LockGuard g(f.h.lock());
+    CHECK(f.h.resize_in_place(Chunk::of(a), chunk_size_for(5000)));
+  }
+  CHECK(f.csize(a) == full);  // slack kept for the next growth
+  {
+    LockGuard g(f.h.lock());
+    CHECK(f.h.resize_in_place(Chunk::of(a), chunk_size_for(3000)));
+  }
+  CHECK(f.csize(a) == chunk_size_for(3000));  // more than half: the tail is free again
+  CHECK(static_cast<unsigned char*>(a)[2999] == 3);
+  void* c = f.alloc(4000);  // the freed tail serves it
+  CHECK(static_cast<char*>(c) == static_cast<char*>(a) + chunk_size_for(3000));
+}
+
 TEST_CASE("medium heap: regions grow in place and wholly free regions go back") {
   Fixture f;
   std::vector<void*> v;

@@ -2,7 +2,7 @@
 //
 // Requests up to kCachedMax bytes map to a bin by (n + 15) >> 4, one add and one
 // shift. Bins 1..16 are the slab size classes (16..256 B, every 16 B); bins 17..64
-// hold medium chunks of 272..1024 B in the thread cache, bins 65..104 bigger ones
+// hold medium chunks of 272..1024 B in the thread cache, bins 65..112 bigger ones
 // (below). Every size is a multiple of 16, so every object is 16-byte aligned.
 #pragma once
 #include "common.h"
@@ -11,15 +11,15 @@
 namespace mm {
 
 constexpr uint32_t kNumSmallClasses = kSmallMax / 16;  // 16
-// Bins 65..104: medium chunks of 1 KiB to kBigCachedMax (tuning.h) in classes
+// Bins 65..112: medium chunks of 1 KiB to kBigCachedMax (tuning.h) in classes
 // eight per doubling (1152, 1280, ..., 2048, 2304, ...), 12.5% apart, as
 // tcmalloc's; requests there are rounded up to their class, so that a freed
 // chunk fits the next request of its class. Reached from alloc_slow only.
 constexpr uint32_t kFirstBigBin = kCachedMax / 16 + 1;  // 65
 constexpr uint32_t kBigPerDoubling = 8;
 constexpr uint32_t kNumBigClasses =
-    (__builtin_ctzll(kBigCachedMax) - __builtin_ctzll(kCachedMax)) * kBigPerDoubling;  // 40
-constexpr uint32_t kNumBins = kFirstBigBin + kNumBigClasses;  // 105, bin 0 unused
+    (__builtin_ctzll(kBigCachedMax) - __builtin_ctzll(kCachedMax)) * kBigPerDoubling;  // 48
+constexpr uint32_t kNumBins = kFirstBigBin + kNumBigClasses;  // 113, bin 0 unused
 
 MM_INLINE constexpr uint32_t size_bin(size_t n) { return static_cast<uint32_t>((n + 15) >> 4); }
 MM_INLINE constexpr size_t big_class_size(uint32_t i) {  // i: 0..kNumBigClasses-1

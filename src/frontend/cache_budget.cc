@@ -32,6 +32,11 @@ MM_INLINE BinRange group_bins(uint32_t group) {
   return group ? BinRange{kFirstBigBin, kNumBins} : BinRange{1, kFirstBigBin};
 }
 
+// A group's byte budget (tuning.h: kBigBudgetScale).
+MM_INLINE size_t group_budget(uint32_t group) {
+  return group ? g_config.tcache_bytes * kBigBudgetScale : g_config.tcache_bytes;
+}
+
 }  // namespace
 
 // Lowers a bin's limit by dec, and with it its group's sum, and moves down what
@@ -77,7 +82,7 @@ bool steal_budget(ThreadCache* tc, uint32_t except, size_t need) {
     lower_limit(tc, v, dec);
     freed += size_t{dec} * bin_size(v);
   }
-  return budget + need <= g_config.tcache_bytes;
+  return budget + need <= group_budget(group);
 }
 
 }  // namespace
@@ -92,17 +97,17 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   if (b.max + inc > bin_cap(bin)) return;
   size_t bytes = size_t{inc} * bin_size(bin);
   size_t& budget = tc->max_bytes[budget_group(bin)];
-  if (budget + bytes > g_config.tcache_bytes && !steal_budget(tc, bin, bytes)) return;
+  if (budget + bytes > group_budget(budget_group(bin)) && !steal_budget(tc, bin, bytes)) return;
   b.set_max(b.max + inc);
   budget += bytes;
-  MM_ASSERT(b.max <= bin_cap(bin) && budget <= g_config.tcache_bytes);
+  MM_ASSERT(b.max <= bin_cap(bin) && budget <= group_budget(budget_group(bin)));
 }
 
 void trim_to_budget(ThreadCache* tc) {
   // Give back from the largest bins' tails.
   for (uint32_t group = 0; group < 2; ++group) {
     BinRange r = group_bins(group);
-    while (tc->max_bytes[group] > g_config.tcache_bytes) {
+    while (tc->max_bytes[group] > group_budget(group)) {
       uint32_t worst = r.first;
       for (uint32_t bin = r.first + 1; bin < r.end; ++bin)
         if (size_t{tc->bins[bin].max} * bin_size(bin) >

@@ -211,7 +211,7 @@ inline uint32_t bin_count_racy(const Bin& b) {
 }
 
 // The bins up to 1 KiB share MYMALLOC_TCACHE_BYTES; the bins of bigger medium
-// chunks (kFirstBigBin on) have a budget of their own, as big, so that a few
+// chunks (kFirstBigBin on) have a budget of their own, kBigBudgetScale times it, so that a few
 // chunks of tens of KiB do not push thousands of small objects out.
 MM_INLINE uint32_t budget_group(uint32_t bin) { return bin >= kFirstBigBin; }
 

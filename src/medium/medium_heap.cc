@@ -258,7 +258,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   MM_ASSERT(c->valid_used());
   size_t cur = c->size();
   if (new_csize <= cur) {
-    // Keep up to a quarter of slack: realloc growth leaves that much headroom, and
+    // Keep slack under half the chunk (resize_is_noop): realloc growth leaves room, and
     // a string grown in small steps should use it, not lose it to the next call.
     if (!resize_is_noop(c, new_csize)) {
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.

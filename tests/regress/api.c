@@ -250,7 +250,7 @@ int main(void) {
   CHECK(mi1.arena > 0);
   free(held);
 
-  /* A medium block of 1..32 KiB freed and allocated again in a loop is served by
+  /* A medium block of 1..64 KiB freed and allocated again in a loop is served by
    * the thread cache (its size class, 20480 here): stats.sh checks that its heap
    * was asked once or twice, not 2000 times. */
   for (int i = 0; i < 2000; ++i) {

@@ -363,6 +363,32 @@ TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also acros
   }
 }
 
+TEST_CASE("cache budget: a thread keeps at most 2.1 MiB of chunks over 1 KiB") {
+  thread_cache_flush(&t_cache);
+  // 40 chunks of every class from 1 KiB to 64 KiB, contents checked, all freed:
+  // the bins keep what their caps allow (32 KiB or two batches each), the rest
+  // goes back to the heap.
+  std::vector<void*> v;
+  for (int round = 0; round < 40; ++round)
+    for (uint32_t b = kFirstBigBin; b < kNumBins; ++b) {
+      void* p = alloc(bin_size(b));
+      REQUIRE(p != nullptr);
+      fill(p, bin_size(b), b);
+      v.push_back(p);
+    }
+  for (size_t i = 0; i < v.size(); ++i) {
+    uint32_t b = kFirstBigBin + static_cast<uint32_t>(i % kNumBigClasses);
+    CHECK(check(v[i], bin_size(b), b));
+    dealloc(v[i]);
+  }
+  size_t cached = 0;
+  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b)
+    cached += size_t{t_cache.bins[b].count()} * bin_size(b);
+  CHECK(cached > (1900u << 10));
+  CHECK(cached <= 2202240);  // the caps' sum: 2.1 MiB
+  thread_cache_flush(&t_cache);
+}
+
 TEST_CASE("cache budget: a lowered limit gives back whole batches") {
   thread_cache_flush(&t_cache);
   const uint32_t bin = 3;  // 48-byte objects

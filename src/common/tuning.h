@@ -35,6 +35,8 @@ constexpr size_t kBigCachedMax = 64 * 1024;
 // MYMALLOC_TCACHE_BYTES: a program that cycles chunks of many classes of tens of
 // KiB needs a couple of each; at 1x the bins took budget from one another at
 // nearly every refill (realloc_mix: 19k grow_max, 15k lower_limit per 3000 rounds).
+// With the default 1 MiB the bins' own caps bind first: kMediumBinBytes or two
+// batches per bin sum to 2.1 MiB over bins 65..112, the most a thread keeps there.
 constexpr size_t kBigBudgetScale = 4;
 // Bins a growing bin looks at for budget to take, per call (steal_budget).
 constexpr uint32_t kStealSteps = 16;

@@ -98,7 +98,11 @@ TEST_CASE("medium heap: realloc grows into a free right neighbour and shrinks in
   void* c = f.alloc(100);
   (void)c;
   memset(a, 7, 1000);
+  // realloc's look at the neighbour without the lock agrees with the locked resize.
+  CHECK_FALSE(MediumHeap::may_grow_in_place(Chunk::of(a), chunk_size_for(1800)));  // b in use
   f.free(b);
+  CHECK(MediumHeap::may_grow_in_place(Chunk::of(a), chunk_size_for(1800)));
+  CHECK_FALSE(MediumHeap::may_grow_in_place(Chunk::of(a), chunk_size_for(5000)));
   {
     LockGuard g(f.h.lock());
     CHECK(f.h.resize_in_place(Chunk::of(a), chunk_size_for(1800)));

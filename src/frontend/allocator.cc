@@ -270,6 +270,7 @@ bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
     Chunk* c = medium_chunk(p, s, "realloc");
     size_t csize = chunk_size_for(n);
     if (MediumHeap::resize_is_noop(c, csize)) return true;  // no lock needed
+    if (csize > c->size() && !MediumHeap::may_grow_in_place(c, csize)) return false;
     uint32_t before = medium_count_class(c->size() - kChunkHeader);
     MediumHeap* h = s->heap;
     bool ok;

@@ -39,6 +39,17 @@ class MediumHeap {
     return new_csize <= cur && !(cur - new_csize >= kMinChunk && (cur - new_csize) * 2 > cur);
   }
 
+  // Whether growing in-use chunk c to new_csize in place can succeed, read without
+  // the lock: its right neighbour's header (which c's size vouches for: a chunk
+  // or the region's end sentinel, always mapped) says free and big enough. A
+  // neighbour that changes meanwhile only makes the answer stale: true is checked
+  // again under the lock, false moves the block. Only c's owner changes its size.
+  static bool may_grow_in_place(Chunk* c, size_t new_csize) {
+    uint64_t h = c->next()->head();
+    return !(h & (kChunkInUse | kChunkSentinel)) &&
+           c->size() + (h & ~(kMagicMask | kChunkFlagMask)) >= new_csize;
+  }
+
   // All of these need lock() held.
   void* alloc(size_t csize);  // nullptr when the page heap cannot grow
   void free_chunk(Chunk* c);

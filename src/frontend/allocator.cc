@@ -262,29 +262,33 @@ size_t usable_size_unchecked(void* p, const char* func) {
 }
 
 namespace {
+// A medium chunk resized in place where it can be; false: move the block. The
+// span (for its heap's lock) is looked up only when growth in place may succeed:
+// s when the caller has it, else the radix tree's.
+bool medium_resize(void* p, Chunk* c, size_t n, Span* s) {
+  if (n <= kSmallMax || n > g_config.medium_max) return false;  // changes tier
+  size_t csize = chunk_size_for(n);
+  if (MediumHeap::resize_is_noop(c, csize)) return true;  // no lock needed
+  if (csize > c->size() && !MediumHeap::may_grow_in_place(c, csize)) return false;
+  uint32_t before = medium_count_class(c->size() - kChunkHeader);
+  MediumHeap* h = (s ? s : g_pagemap.span_of(p))->heap;
+  bool ok;
+  {
+    LockGuard g(h->lock());
+    ok = h->resize_in_place(c, csize);
+  }
+  uint32_t after = medium_count_class(c->size() - kChunkHeader);
+  if (ok && after != before) {  // counted in its new class from now on
+    count_returned(active_cache(), before, 1);
+    count_fetched(active_cache(), after, 1);
+  }
+  return ok;
+}
+
 // In-place resize where the tier allows; false means move the block.
 bool resize_in_place(void* p, uint8_t cls, Span* s, size_t n) {
   if (is_small_class(cls)) return size_bin(n) == cls;  // same class: nothing to do
-  if (cls == kClsMedium) {
-    if (n <= kSmallMax || n > g_config.medium_max) return false;  // changes tier
-    Chunk* c = medium_chunk(p, s, "realloc");
-    size_t csize = chunk_size_for(n);
-    if (MediumHeap::resize_is_noop(c, csize)) return true;  // no lock needed
-    if (csize > c->size() && !MediumHeap::may_grow_in_place(c, csize)) return false;
-    uint32_t before = medium_count_class(c->size() - kChunkHeader);
-    MediumHeap* h = s->heap;
-    bool ok;
-    {
-      LockGuard g(h->lock());
-      ok = h->resize_in_place(c, csize);
-    }
-    uint32_t after = medium_count_class(c->size() - kChunkHeader);
-    if (ok && after != before) {  // counted in its new class from now on
-      count_returned(active_cache(), before, 1);
-      count_fetched(active_cache(), after, 1);
-    }
-    return ok;
-  }
+  if (cls == kClsMedium) return medium_resize(p, medium_chunk(p, s, "realloc"), n, s);
   check_large(p, s, "realloc");
   if (MM_UNLIKELY(s->sample != nullptr))  // a sampled block keeps its pages and sample
     return n <= prof_usable_size(s);      // within the size it reports
@@ -304,11 +308,19 @@ __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
     errno = ENOMEM;
     return nullptr;
   }
-  uint8_t cls;
-  Span* s = span_checked(p, "realloc", &cls);
-  if (is_small_class(cls)) check_small(p, s, "realloc");
-  if (resize_in_place(p, cls, s, n)) return p;
-  size_t old = usable_size(p);
+  // A medium chunk whose header vouches for it (as in realloc_block) needs no
+  // radix walk unless its heap's lock is taken; anything else is checked fully.
+  uint8_t cls = kClsMedium;
+  size_t old;
+  if (Chunk* c = medium_chunk_fast(p)) {
+    if (medium_resize(p, c, n, nullptr)) return p;
+    old = c->size() - kChunkHeader;
+  } else {
+    Span* s = span_checked(p, "realloc", &cls);
+    if (is_small_class(cls)) check_small(p, s, "realloc");
+    if (resize_in_place(p, cls, s, n)) return p;
+    old = usable_size(p);
+  }
   // A block that has to move to grow gets a quarter more room, so that a string
   // or buffer grown by small appends is copied O(log n) times, not O(n); the
   // exact size is the fallback when the heap cannot give the headroom.

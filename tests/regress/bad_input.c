@@ -98,6 +98,16 @@ static void run_case(const char* name) {
   } else if (!strcmp(name, "interior_large_realloc")) {
     char* p = malloc(3 << 20);
     p = realloc(p + (1 << 20), 100);
+  } else if (!strcmp(name, "medium_realloc_after_free")) {
+    /* realloc's medium path trusts a header only when it is a live chunk's */
+    char* p = malloc(3000);
+    char* keep = malloc(100);
+    free(p);
+    p = realloc(p, 4000);
+    free(keep);
+  } else if (!strcmp(name, "interior_medium_realloc")) {
+    char* p = malloc(3000);
+    p = realloc(p + 64, 6000);
   } else if (!strcmp(name, "large_double_free_merged")) {
     /* b's pages join a's free span: its first page is then inside a free span */
     char* a = malloc(1 << 20);
@@ -319,12 +329,15 @@ int main(int argc, char** argv) {
                                 "use_after_free_medium_checked",
                                 "double_free_checked",
                                 "misaligned_small_realloc",
-                                "medium_free_list_poisoned"};
+                                "medium_free_list_poisoned",
+                                "medium_realloc_after_free",
+                                "interior_medium_realloc"};
   static const char* func[] = {
-      "free()",   "free()", "free()",    "free()",    "free()",  "free()", "free()", "free()",
-      "free()",   "free()", "realloc()", "free()",    "free()",  "free()", "free()", "free()",
-      "free()",   "free()", "free()",    "free()",    "free()",  "free()", "free()", "realloc()",
-      "malloc()", "free()", "free()",    "realloc()", "malloc()"};
+      "free()",   "free()",    "free()",    "free()",    "free()", "free()", "free()",
+      "free()",   "free()",    "free()",    "realloc()", "free()", "free()", "free()",
+      "free()",   "free()",    "free()",    "free()",    "free()", "free()", "free()",
+      "free()",   "free()",    "realloc()", "malloc()",  "free()", "free()", "realloc()",
+      "malloc()", "realloc()", "realloc()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

@@ -223,13 +223,15 @@ namespace {
 // or the heap's lock; nullptr sends the caller down the checked path (which also
 // takes a pointer at the very start of a page, whose header could be on an
 // unmapped page).
-MM_INLINE Chunk* medium_chunk_fast(void* p) {
-  if (class_of_fast(page_of(p)) != kClsMedium ||
-      (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) < kChunkHeader ||
+MM_INLINE Chunk* medium_chunk_fast(void* p, uint8_t cls) {
+  if (cls != kClsMedium || (reinterpret_cast<uintptr_t>(p) & (kPageSize - 1)) < kChunkHeader ||
       (reinterpret_cast<uintptr_t>(p) & 15) != 0)
     return nullptr;
   Chunk* c = Chunk::of(p);
   return c->valid_used() && !is_cached_chunk(p) ? c : nullptr;
+}
+MM_INLINE Chunk* medium_chunk_fast(void* p) {
+  return medium_chunk_fast(p, class_of_fast(page_of(p)));
 }
 }  // namespace
 
@@ -350,7 +352,7 @@ void* realloc_block(void* p, size_t n) {
     if (is_small_class(cls)) {
       if (size_bin(n) == cls && passes_start_check(p, kSlabStartChecks.c[cls])) return p;
     } else if (n > kSmallMax && n <= g_config.medium_max) {
-      Chunk* c = medium_chunk_fast(p);
+      Chunk* c = medium_chunk_fast(p, cls);
       if (c && MediumHeap::resize_is_noop(c, chunk_size_for(n))) return p;
     }
   }

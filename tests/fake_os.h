@@ -40,7 +40,12 @@ struct FakeOs {
     return true;
   }
   static bool commit(void* ctx, void*, size_t) { return !static_cast<FakeOs*>(ctx)->refuse_commit; }
-  mm::PageSource source() { return mm::PageSource{grow, purge, decommit, commit, now_ms, this}; }
+  // Under a data limit unless a test says otherwise: the heap grows by its step.
+  bool data_limited = true;
+  static bool limited(void* ctx) { return static_cast<FakeOs*>(ctx)->data_limited; }
+  mm::PageSource source() {
+    return mm::PageSource{grow, purge, decommit, commit, now_ms, limited, this};
+  }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };
 

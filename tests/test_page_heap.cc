@@ -109,6 +109,21 @@ TEST_CASE("page heap: contiguous growth extends the free top span") {
   CHECK(f.os.used == 5 * kPageSize);
 }
 
+TEST_CASE("page heap: away from a data limit the heap grows by an eighth of itself") {
+  Fixture f;
+  f.ph.set_grow_step(kHeapGrowPages);
+  Span* big = f.alloc(2048);  // 16 MiB: the step is now 256 pages, capped at 128
+  size_t used = f.os.used;
+  Span* a = f.alloc(1);
+  CHECK(f.os.used - used == kHeapGrowPages * kPageSize);  // limited: the step
+  f.os.data_limited = false;
+  Span* b = f.alloc(kHeapGrowPages);  // what the step left is too short
+  CHECK(f.os.used - used == (kHeapGrowPages + kHeapGrowMaxPages) * kPageSize);
+  f.ph.free(a);
+  f.ph.free(b);
+  f.ph.free(big);
+}
+
 TEST_CASE("page heap: non-contiguous growth keeps separate spans") {
   Fixture f;
   Span* a = f.alloc(2);

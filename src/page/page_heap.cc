@@ -13,8 +13,9 @@ void os_purge(void*, void* p, size_t bytes) { os::purge(p, bytes); }
 bool os_decommit(void*, void* p, size_t bytes) { return os::decommit(p, bytes); }
 bool os_commit(void*, void* p, size_t bytes) { return os::commit(p, bytes); }
 uint32_t os_now_ms(void*) { return os::now_ms(); }
+bool os_limited(void*) { return os::data_limited(); }
 constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_decommit, os_commit,
-                                                      os_now_ms, nullptr});
+                                                      os_now_ms, os_limited, nullptr});
 }  // namespace
 
 PageHeap& page_heap() { return g_page_heap; }
@@ -189,7 +190,11 @@ bool PageHeap::grow(size_t npages) {
     if (top && top->state == SpanState::kFree && top->end_page() == top_end_) have = top->npages;
   }
   size_t need = npages > have ? npages - have : npages;
-  size_t want = need > grow_step_ ? need : grow_step_;
+  // The step, or an eighth of the heap away from a data limit (kHeapGrowMaxPages).
+  size_t step = grow_step_, eighth = total_pages_ / 8;
+  if (eighth > step && !src_.limited(src_.ctx))
+    step = eighth > kHeapGrowMaxPages ? kHeapGrowMaxPages : eighth;
+  size_t want = need > step ? need : step;
   void* p = src_.grow(src_.ctx, want << kPageShift);
   if (!p && want > need) {
     want = need;  // near a limit: retry with exactly the need

@@ -22,6 +22,7 @@ struct PageSource {
   bool (*decommit)(void* ctx, void* p, size_t bytes);
   bool (*commit)(void* ctx, void* p, size_t bytes);
   uint32_t (*now_ms)(void* ctx);  // a coarse monotonic clock
+  bool (*limited)(void* ctx);     // under a data limit (RLIMIT_DATA) now
   void* ctx;
 };
 

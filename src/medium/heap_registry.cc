@@ -49,10 +49,9 @@ void HeapRegistry::detach(MediumHeap* h) {
   if (orphaned) {
     // Nobody will take this heap's lock for a while: merge what others parked,
     // return its free top region, and purge when it holds much. Outside the
-    // registry's lock, which the purge's system calls held for a millisecond: two
-    // threads that exited together purged one after the other (realloc_mix at two
-    // threads: 74 context switches per run, tcmalloc's 10). A thread that attaches
-    // the heap meanwhile waits on the heap's lock.
+    // registry's lock: the purge's system calls (70 madvise at the end of
+    // realloc_mix) held it, and threads that exited together purged one after
+    // the other. A thread that attaches the heap meanwhile waits on its lock.
     LockGuard hg(h->lock());
     h->trim(h->free_bytes() > kOrphanPurgeMin);
   }

@@ -181,30 +181,16 @@ void stash_drain(ThreadCache* tc) {
   void* p = st.head;
   st.head = nullptr;
   st.room = static_cast<int32_t>(st.max);
-  // The loop is medium_cache_bin and bin_link by hand, as every medium free of a
-  // program runs it (larson 8..1000 B: 18% of all instructions): the secret in a
-  // register (the stores below could alias it), and a chunk of 257..1024 bytes
-  // finds its bin at byte offset payload, as bins and those classes are 16 bytes
-  // apart. 38 -> 30 instructions per chunk.
-  static_assert(sizeof(Bin) == 16 && kFirstBigBin == kCachedMax / 16 + 1);
+  // Every medium free of a program comes through here (larson 8..1000 B: 18% of
+  // all instructions): the link secret is kept in a register (the stores below
+  // could alias it) and each chunk linked by hand. 38 -> 33 instructions a chunk.
   const uintptr_t secret = g_secret;
-  char* bins = reinterpret_cast<char*>(tc->bins);
   for (void* next; p; p = next) {
     auto* slot = static_cast<uintptr_t*>(p);
     next = reinterpret_cast<void*>(slot[0] ^ reinterpret_cast<uintptr_t>(slot) ^ secret);
     // The stash holds each chunk once (a second free met its token in
     // dealloc_fast): into its bin with the token it has, or the slow path.
-    uint64_t head = Chunk::of(p)->head();
-    size_t size = head & ~(kMagicMask | kChunkFlagMask);
-    size_t payload = size - kChunkHeader;
-    Bin* b = nullptr;
-    if (MM_LIKELY((head & (kMagicMask | kChunkInUse | kChunkSentinel)) ==
-                  (used_magic(size) | kChunkInUse))) {
-      if (MM_LIKELY(payload - (kSmallMax + 1) < kCachedMax - kSmallMax))
-        b = reinterpret_cast<Bin*>(bins + payload);
-      else if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax)
-        b = &tc->bins[cached_bin_floor(payload)];
-    }
+    Bin* b = medium_cache_bin(tc->bins, p);
     if (MM_LIKELY(b != nullptr && b->room > 0)) {
       slot[0] = reinterpret_cast<uintptr_t>(b->head) ^ reinterpret_cast<uintptr_t>(slot) ^ secret;
       b->head = p;

@@ -179,28 +179,33 @@ MM_INLINE bool bin_push(Bin& b, void* p) {
   return false;
 }
 
-// The bin a medium chunk may be cached in, or 0: its header must be a valid
-// in-use one and its payload 257..kBigCachedMax bytes (the bin of the largest
-// class it holds).
-MM_INLINE uint32_t medium_cache_bin(void* p) {
+// The bin (of bins) a medium chunk may be cached in, or nullptr: its header must be
+// a valid in-use one and its payload 257..kBigCachedMax bytes (the bin of the
+// largest class it holds). A payload up to 1 KiB is its bin's byte offset, as bins
+// and those classes are both 16 bytes apart.
+MM_INLINE Bin* medium_cache_bin(Bin* bins, void* p) {
+  static_assert(sizeof(Bin) == 16 && kFirstBigBin == kCachedMax / 16 + 1);
   uint64_t head = Chunk::of(p)->head();
-  size_t payload = (head & ~(kMagicMask | kChunkFlagMask)) - kChunkHeader;
+  size_t size = head & ~(kMagicMask | kChunkFlagMask);
+  size_t payload = size - kChunkHeader;
   // An in-use header whose magic matches its size (a size word forged by an
   // overflow, magic kept, does not: chunk.h). Nothing but the chunk's own header
   // is read: its right neighbour's line may be another thread's (reading its tag
   // here cost larson 40% at two threads).
-  if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) !=
-          (used_magic(payload + kChunkHeader) | kChunkInUse) ||
-      payload - (kSmallMax + 1) >= kBigCachedMax - kSmallMax)
-    return 0;
-  return cached_bin_floor(payload);
+  if ((head & (kMagicMask | kChunkInUse | kChunkSentinel)) != (used_magic(size) | kChunkInUse))
+    return nullptr;
+  if (MM_LIKELY(payload - (kSmallMax + 1) < kCachedMax - kSmallMax))
+    return reinterpret_cast<Bin*>(reinterpret_cast<char*>(bins) + payload);
+  if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax)
+    return &bins[cached_bin_floor(payload)];
+  return nullptr;
 }
 
 // A medium chunk that medium_cache_bin accepts and that is not cached already
 // goes into its bin; anything else takes the slow path.
 MM_INLINE bool dealloc_medium_fast(void* p) {
-  uint32_t bin = medium_cache_bin(p);
-  return bin != 0 && bin_push(t_cache.bins[bin], p);
+  Bin* b = medium_cache_bin(t_cache.bins, p);
+  return b != nullptr && bin_push(*b, p);
 }
 
 // A live thread's bin's count, read from another thread: 0 while it changes max.

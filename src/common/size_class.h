@@ -47,7 +47,7 @@ MM_INLINE constexpr uint32_t cached_bin_floor(size_t payload) {
   uint32_t lg = 63 - static_cast<uint32_t>(__builtin_clzll(payload));  // 2^lg <= payload
   uint32_t shift = lg - 3;
   auto j = static_cast<uint32_t>((payload - (size_t{1} << lg)) >> shift);  // 0..7
-  if (j == 0) return lg == 10 ? kFirstBigBin - 1 : kFirstBigBin + (lg - 11) * kBigPerDoubling + 7;
+  // j == 0 (a power of two) is the previous doubling's last class: bin 64 for 1 KiB.
   return kFirstBigBin + (lg - 10) * kBigPerDoubling + j - 1;
 }
 

@@ -96,11 +96,12 @@ void grow_max(ThreadCache* tc, Bin& b, uint32_t bin) {
   uint32_t inc = b.max < batch ? (b.max ? b.max : 1) : batch;
   if (b.max + inc > bin_cap(bin)) return;
   size_t bytes = size_t{inc} * bin_size(bin);
-  size_t& budget = tc->max_bytes[budget_group(bin)];
-  if (budget + bytes > group_budget(budget_group(bin)) && !steal_budget(tc, bin, bytes)) return;
+  uint32_t group = budget_group(bin);
+  size_t& budget = tc->max_bytes[group];
+  if (budget + bytes > group_budget(group) && !steal_budget(tc, bin, bytes)) return;
   b.set_max(b.max + inc);
   budget += bytes;
-  MM_ASSERT(b.max <= bin_cap(bin) && budget <= group_budget(budget_group(bin)));
+  MM_ASSERT(b.max <= bin_cap(bin) && budget <= group_budget(group));
 }
 
 void trim_to_budget(ThreadCache* tc) {

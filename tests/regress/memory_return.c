@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   else if (!strcmp(c, "reuse_16k_200k"))
     reuse(16384, 200000, 125);
   else if (!strcmp(c, "exited_threads"))
-    exited_threads(24);
+    exited_threads(12);
   else
     fail("unknown case");
   unlimit();

@@ -259,6 +259,33 @@ TEST_CASE("page heap: past the threshold, a churning heap keeps what it freed la
   CHECK(reinterpret_cast<uintptr_t>(f.os.purged[0].first) == s4_base);
 }
 
+TEST_CASE("page heap: a churning heap keeps as many free pages as large blocks in use") {
+  // malloc_large: blocks of 5..25 MiB replaced at random. Purging past one
+  // threshold sent the next block that no kept span fitted to fresh pages.
+  Fixture f;
+  f.ph.set_purge_threshold(8);
+  size_t large = 38 << kPageShift;  // the large tier's count
+  f.ph.set_large_bytes_source(&large);
+  Span* s[10];
+  for (auto& x : s) {
+    x = f.alloc(4);
+    f.alloc(1);  // a guard: no merging
+  }
+  for (int i = 0; i < 4; ++i) {
+    f.ph.free(s[i]);
+    f.alloc(1);  // the heap churns
+  }
+  // 12 free pages, past the threshold of 8, with 38 pages of large blocks: kept.
+  CHECK(f.os.purged.empty());
+  CHECK(f.ph.stats().free_pages == 12);
+  // With fewer than two thresholds of large blocks in use, the threshold applies
+  // again (to spans past the grace time of a churning heap).
+  large = 15 << kPageShift;
+  f.os.clock_ms = 100;
+  f.ph.free(s[4]);
+  CHECK_FALSE(f.os.purged.empty());
+}
+
 TEST_CASE("page heap: a heap that only frees purges at once, past four thresholds freed") {
   Fixture f;
   f.ph.set_purge_threshold(8);

@@ -237,6 +237,7 @@ bool large_resize(Span* s, size_t n) {
 }
 
 size_t large_bytes_in_use() { return __atomic_load_n(&g_large_bytes, __ATOMIC_RELAXED); }
+const size_t* large_bytes_counter() { return &g_large_bytes; }
 
 // ---- fork -------------------------------------------------------------------
 

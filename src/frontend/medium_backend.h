@@ -47,6 +47,8 @@ void large_free(Span* s);
 // Grows or shrinks a large block's span in place; false if it cannot grow there.
 bool large_resize(Span* s, size_t n);
 size_t large_bytes_in_use();
+// The count itself, for the page heap (PageHeap::set_large_bytes_source).
+const size_t* large_bytes_counter();
 
 // The registry's and the heaps' locks, for the fork handlers' table (process.cc),
 // and the heaps' owner counts after fork.

@@ -28,6 +28,7 @@ void init_slow() {
   secret_init();
   page_heap().set_purge_threshold(g_config.purge_threshold >> kPageShift);
   page_heap().set_decay_ms(static_cast<uint32_t>(g_config.decay_ms));
+  page_heap().set_large_bytes_source(large_bytes_counter());
   small_backend_init();
   medium_backend_init();
   thread_cache_init_key();

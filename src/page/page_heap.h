@@ -104,6 +104,9 @@ class PageHeap {
   void set_purge_threshold(size_t pages) {
     __atomic_store_n(&purge_threshold_, pages, __ATOMIC_RELAXED);
   }
+  // Bytes of large blocks in use (the large tier's count, read relaxed): a
+  // churning heap keeps as many free pages as that (free_locked).
+  void set_large_bytes_source(const size_t* bytes) { large_bytes_ = bytes; }
   PageHeapStats stats();
   Lock& lock() { return lock_; }
   Pagemap* pagemap() const { return pm_; }
@@ -153,6 +156,7 @@ class PageHeap {
   uint32_t now_ms_ = 0;           // clock at the last operation
   size_t freed_since_alloc_ = 0;  // pages: is the heap churning, or only freeing?
   bool limit_mode_ = false;
+  const size_t* large_bytes_ = nullptr;
   // Under a data limit a quarter: free pages there cost other mappings their budget.
   size_t threshold_pages() const {
     size_t t = __atomic_load_n(&purge_threshold_, __ATOMIC_RELAXED);

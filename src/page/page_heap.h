@@ -105,7 +105,7 @@ class PageHeap {
     __atomic_store_n(&purge_threshold_, pages, __ATOMIC_RELAXED);
   }
   // Bytes of large blocks in use (the large tier's count, read relaxed): a
-  // churning heap keeps as many free pages as that (free_locked).
+  // churning heap keeps 1.25x as many free pages as that (free_locked).
   void set_large_bytes_source(const size_t* bytes) { large_bytes_ = bytes; }
   PageHeapStats stats();
   Lock& lock() { return lock_; }

@@ -12,6 +12,9 @@
 
 #include "frontend/allocator.h"
 #include "frontend/cache_budget.h"
+#include "frontend/pressure.h"
+#include "frontend/thread_cache.h"
+#include "page/pagemap.h"
 
 using namespace mm;
 
@@ -192,6 +195,39 @@ TEST_CASE("allocator: cross-thread frees with contents checked, all tiers") {
     for (auto& s : row)
       if (void* p = s.p.exchange(nullptr)) dealloc(p);
   CHECK(bad == 0);
+}
+
+TEST_CASE("allocator: threads cycling working sets keep to their own groups' slabs") {
+  // threadtest's pattern with contents checked: each thread allocates more than
+  // its cache holds, then frees it all, so batches overflow into the transfer
+  // caches (its own shards and others') and the central lists. A thread takes
+  // objects from its locality group's slabs only (page_heap.h): it borrows
+  // another shard's batch only when that batch is of its own group.
+  constexpr int kThreads = 3, kObjects = 40000 / kScale, kRounds = 4;
+  relieve_pressure();  // the batches earlier tests' threads left go to their slabs
+  std::atomic<int> bad{0}, foreign{0}, total{0};
+  std::vector<std::thread> ts;
+  for (int t = 0; t < kThreads; ++t)
+    ts.emplace_back([&, t] {
+      std::vector<void*> v(kObjects);
+      for (int r = 0; r < kRounds; ++r) {
+        for (int i = 0; i < kObjects; ++i) {
+          v[i] = alloc(64);
+          uint32_t group = t_cache.serial % kLocalityGroups;  // set up by the first alloc
+          fill(v[i], 64, static_cast<unsigned>(t * 7 + i));
+          Span* s = g_pagemap.span_of(v[i]);
+          if (!s || s->owner_racy() != group) foreign++;
+          total++;
+        }
+        for (int i = 0; i < kObjects; ++i) {
+          if (!check(v[i], 64, static_cast<unsigned>(t * 7 + i))) bad++;
+          dealloc(v[i]);
+        }
+      }
+    });
+  for (auto& th : ts) th.join();
+  CHECK(bad == 0);
+  CHECK(foreign * 20 < total);  // a borrow may race with another's pop: rarely
 }
 
 TEST_CASE("allocator: producer/consumer of medium chunks, batches passed back whole") {

@@ -41,6 +41,15 @@ bool BatchStack::push(void* head) {
   }
 }
 
+void* BatchStack::peek() {
+  if (slots_) {
+    LockGuard g(lock_);
+    uint32_t n = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+    return n ? slots_[n - 1] : nullptr;
+  }
+  return tagged_load(&top_).ptr;
+}
+
 void* BatchStack::pop() {
   if (slots_) {
     LockGuard g(lock_);

@@ -26,6 +26,8 @@ class alignas(64) BatchStack {  // one cache line each: no false sharing
   bool push(void* batch_head);
   // A batch head, or nullptr when empty.
   void* pop();
+  // The batch a pop would take now (nullptr: none); it may be gone by then.
+  void* peek();
   uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
   // Three quarters full: a stack whose owner frees more than it takes back.
   bool has_surplus() const { return batches() * 4 >= capacity_ * 3; }

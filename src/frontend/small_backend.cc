@@ -2,6 +2,7 @@
 
 #include "../common/assert.h"
 #include "../common/batch_stack.h"
+#include "../common/config.h"
 #include "../common/size_class.h"
 #include "../common/tuning.h"
 #include "../page/page_heap.h"
@@ -30,6 +31,15 @@ constinit BatchStack g_transfer[kShards][kNumSmallClasses + 1];
 // not pick up each other's batches, whose lines sit modified in the other core.
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
 MM_INLINE uint32_t pusher_id() { return t_cache.serial + 1; }  // unique per thread, never 0
+MM_INLINE uint32_t group_of_thread() { return t_cache.serial % kShards; }
+// A stack's next batch comes from the slabs of the calling thread's locality group
+// (page_heap.h). Read unlocked: the batch may be gone by the pop, and then the
+// check was only a heuristic's.
+bool next_batch_is_ours(BatchStack& stack) {
+  void* p = stack.peek();
+  Span* s = p ? g_pagemap.span_of(p) : nullptr;
+  return s && s->owner_racy() == group_of_thread();
+}
 // The calling thread's i-th choice of transfer cache for class sc.
 MM_INLINE BatchStack& shard_choice(uint32_t i, uint32_t sc) {
   return g_transfer[(t_cache.serial % kShards) ^ kShardOrder[i]][sc];
@@ -45,6 +55,7 @@ void* g_slots16[kShards][kSlots16];
 void small_backend_init() {
   for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) {
     g_central[sc].init(sc, &page_heap());
+    g_central[sc].set_keep_slabs(g_config.check);
     // Whole batches circulate here without a lock; bound each class by bytes.
     for (auto& shard : g_transfer) {
       shard[sc].set_capacity(
@@ -68,14 +79,17 @@ int small_fetch(uint32_t sc, void** head, int n) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
       if (i >= 2 && stack.last_pusher() != pusher_id() && !stack.has_surplus())
-        continue;  // another thread's working set
+        continue;                                          // another thread's working set
+      if (i >= 1 && !next_batch_is_ours(stack)) continue;  // another group's pages
       if (void* b = stack.pop()) {
         *head = b;
         return n;
       }
     }
   }
-  return g_central[sc].remove_range(head, n);
+  // The slabs of the thread's locality group (page_heap.h): its shard's.
+  static_assert(kLocalityGroups == kShards);
+  return g_central[sc].remove_range(head, n, group_of_thread());
 }
 
 void small_return(uint32_t sc, void* head, int n) {

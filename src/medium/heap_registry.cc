@@ -10,11 +10,12 @@ constinit HeapRegistry g_registry;
 
 HeapRegistry& heap_registry() { return g_registry; }
 
-MediumHeap* HeapRegistry::attach() {
+MediumHeap* HeapRegistry::attach(uint8_t group) {
   LockGuard g(lock_);
   for (MediumHeap* h = head_; h; h = h->reg_next) {
     if (__atomic_load_n(&h->owners, __ATOMIC_RELAXED) == 0) {
       __atomic_store_n(&h->owners, 1, __ATOMIC_RELAXED);
+      h->set_group(group);
       return h;
     }
   }
@@ -22,6 +23,7 @@ MediumHeap* HeapRegistry::attach() {
     MediumHeap* h = pool_.alloc();
     if (h) {
       h->init(&page_heap());
+      h->set_group(group);
       h->owners = 1;
       h->reg_next = head_;
       head_ = h;

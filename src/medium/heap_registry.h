@@ -11,7 +11,8 @@ namespace mm {
 
 class HeapRegistry {
  public:
-  MediumHeap* attach();  // for a thread; nullptr only when metadata runs out
+  // For a thread of locality group (page_heap.h); nullptr only when metadata runs out.
+  MediumHeap* attach(uint8_t group = 0);
   void detach(MediumHeap* h);
   void set_cap(uint32_t cap) { cap_ = cap ? cap : 1; }
   MediumHeap* first() const { return head_; }  // list walks happen under lock()

@@ -339,9 +339,10 @@ bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
 
 bool MediumHeap::new_region(size_t csize, size_t pages) {
   size_t want = csize + kChunkHeader;
-  Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium);
+  uint8_t group = __atomic_load_n(&group_, __ATOMIC_RELAXED);
+  Span* r = ph_->alloc(pages, SpanState::kMedium, kClsMedium, group);
   if (!r && pages > pages_for(want))
-    r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium);
+    r = ph_->alloc(pages_for(want), SpanState::kMedium, kClsMedium, group);
   if (!r) return false;
   r->heap = this;
   span_list_push(&regions_head_, r);

@@ -27,6 +27,9 @@ class MediumHeap {
   static constexpr size_t kNumFreeBins = 192;
 
   void init(PageHeap* ph);
+  // The locality group its regions come from (page_heap.h): that of the thread
+  // that took it last. Set by the registry, read under the heap's lock.
+  void set_group(uint8_t g) { __atomic_store_n(&group_, g, __ATOMIC_RELAXED); }
 
   // True when a resize of in-use chunk c to new_csize changes nothing: it fits, and
   // does not shrink it by half or more (tcmalloc's rule: the slack that realloc
@@ -106,6 +109,7 @@ class MediumHeap {
 
   Lock lock_{LockRank::kMediumHeap};
   PageHeap* ph_ = nullptr;
+  uint8_t group_ = 0;
   FreeChunk* bins_[kNumFreeBins] = {};
   uint64_t bitmap_[kNumFreeBins / 64] = {};
   Span regions_head_;

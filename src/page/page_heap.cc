@@ -20,11 +20,12 @@ constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_deco
 
 PageHeap& page_heap() { return g_page_heap; }
 
-Span* PageHeap::new_span(uintptr_t start, size_t npages) {
+Span* PageHeap::new_span(uintptr_t start, size_t npages, uint8_t owner) {
   Span* s = spans_.alloc();
   if (!s) return nullptr;
   s->start = start;
   s->npages = npages;
+  s->set_owner(owner);
   return s;
 }
 
@@ -41,13 +42,13 @@ void PageHeap::list_insert(Span* s) {
   // finds neighbours through those two entries.
   MM_ASSERT(s->state == SpanState::kFree && s->npages > 0);
   MM_ASSERT(pm_->span(s->start) == s && pm_->span(s->end_page() - 1) == s);
-  Span** head = list_for(s->npages);
+  Span** head = list_for(s);
   s->prev = nullptr;
   s->next = *head;
   if (*head) (*head)->prev = s;
   *head = s;
   size_t i = list_index(s->npages);
-  nonempty_[i / 64] |= uint64_t{1} << (i % 64);
+  nonempty_[s->owner][i / 64] |= uint64_t{1} << (i % 64);
   free_pages_ += s->npages;
   if (!s->purged) committed_free_pages_ += s->npages;
   ++free_spans_;
@@ -57,7 +58,7 @@ void PageHeap::list_remove(Span* s) {
   MM_ASSERT(s->state == SpanState::kFree);
   MM_ASSERT(free_spans_ > 0 && free_pages_ >= s->npages);
   MM_ASSERT(s->purged || committed_free_pages_ >= s->npages);
-  Span** head = list_for(s->npages);
+  Span** head = list_for(s);
   if (s->prev)
     s->prev->next = s->next;
   else
@@ -66,29 +67,31 @@ void PageHeap::list_remove(Span* s) {
   s->next = s->prev = nullptr;
   if (!*head) {
     size_t i = list_index(s->npages);
-    nonempty_[i / 64] &= ~(uint64_t{1} << (i % 64));
+    nonempty_[s->owner][i / 64] &= ~(uint64_t{1} << (i % 64));
   }
   free_pages_ -= s->npages;
   if (!s->purged) committed_free_pages_ -= s->npages;
   --free_spans_;
 }
 
-Span* PageHeap::find_best(size_t npages) {
+Span* PageHeap::find_best(size_t npages, uint8_t owner) {
   // The smallest non-empty list at or above npages' own, by a bitmap scan. Every
   // span of an exact list fits; in a ranged list, best fit with the lowest address
   // among equals (keeps the heap compact), and only the first one looked at can
   // hold spans that are too short.
+  const uint64_t* nonempty = nonempty_[owner];
+  Span* const* lists = lists_[owner];
   for (size_t i = list_index(npages); i < kNumLists;) {
-    uint64_t word = nonempty_[i / 64] >> (i % 64);
+    uint64_t word = nonempty[i / 64] >> (i % 64);
     if (!word) {
       i = (i / 64 + 1) * 64;
       continue;
     }
     i += static_cast<size_t>(__builtin_ctzll(word));
-    if (i <= kMaxExact) return lists_[i];
+    if (i <= kMaxExact) return lists[i];
     Span* best = nullptr;
     int seen = 0;
-    for (Span* s = lists_[i]; s && seen < kLargeFitScan; s = s->next) {
+    for (Span* s = lists[i]; s && seen < kLargeFitScan; s = s->next) {
       if (s->npages < npages) continue;
       ++seen;
       if (!best || s->npages < best->npages) best = s;
@@ -117,7 +120,7 @@ Span* PageHeap::carve(Span* s, size_t npages, SpanState st, uint8_t cls) {
     // The low pages are handed out; the remainder keeps its struct, its pagemap
     // entries and its place among the committed free spans, so only the npages
     // handed out are rewritten.
-    a = new_span(s->start, npages);
+    a = new_span(s->start, npages, s->owner);
     if (!a) {
       list_insert(s);
       return nullptr;
@@ -187,7 +190,8 @@ bool PageHeap::grow(size_t npages) {
   size_t have = 0;
   if (top_end_) {
     Span* top = pm_->span(top_end_ - 1);
-    if (top && top->state == SpanState::kFree && top->end_page() == top_end_) have = top->npages;
+    if (top && top->state == SpanState::kFree && top->end_page() == top_end_ && top->owner == 0)
+      have = top->npages;
   }
   size_t need = npages > have ? npages - have : npages;
   // The step, or an eighth of the heap away from a data limit (kHeapGrowMaxPages).
@@ -202,7 +206,7 @@ bool PageHeap::grow(size_t npages) {
   }
   if (!p) return false;
   uintptr_t page = page_of(p);
-  Span* s = pm_->ensure(page, want) ? new_span(page, want) : nullptr;
+  Span* s = pm_->ensure(page, want) ? new_span(page, want, 0) : nullptr;
   if (!s) return false;  // metadata exhausted: the pages stay unused but are not ours
   bool contiguous = page == top_end_;
   top_end_ = page + want;
@@ -214,23 +218,9 @@ bool PageHeap::grow(size_t npages) {
   return true;
 }
 
-Span* PageHeap::alloc_locked(size_t npages, SpanState st, uint8_t cls) {
-  decay_tick();
-  freed_since_alloc_ = 0;
-  Span* s = find_best(npages);
-  if (!s && merge_mixed()) s = find_best(npages);
-  if (!s) {
-    if (!grow(npages)) return nullptr;
-    s = find_best(npages);
-    if (!s && merge_mixed()) s = find_best(npages);  // new pages beside a purged top
-    if (!s) return nullptr;
-  }
-  return carve(s, npages, st, cls);
-}
-
-Span* PageHeap::alloc(size_t npages, SpanState st, uint8_t cls) {
+Span* PageHeap::alloc(size_t npages, SpanState st, uint8_t cls, uint8_t owner) {
   LockGuard g(lock_);
-  Span* s = alloc_locked(npages, st, cls);
+  Span* s = alloc_locked(npages, st, cls, owner);
   if (!s) errno = ENOMEM;
   return s;
 }
@@ -245,7 +235,7 @@ Span* PageHeap::alloc_aligned(size_t npages, size_t align_pages, SpanState st, u
   }
   size_t front = align_up(s->start, align_pages) - s->start;
   if (front) {
-    Span* head = new_span(s->start, front);
+    Span* head = new_span(s->start, front, s->owner);
     if (!head) {
       free_locked(s);
       errno = ENOMEM;
@@ -257,7 +247,7 @@ Span* PageHeap::alloc_aligned(size_t npages, size_t align_pages, SpanState st, u
     free_locked(head);
   }
   if (s->npages > npages) {
-    Span* tail = new_span(s->start + npages, s->npages - npages);
+    Span* tail = new_span(s->start + npages, s->npages - npages, s->owner);
     if (tail) {
       s->npages = npages;
       pm_->set_ends(s->start, s->npages, s);
@@ -301,15 +291,16 @@ void PageHeap::free(Span* s) {
 
 size_t PageHeap::largest_fit(size_t max_pages) {
   LockGuard g(lock_);
-  if (find_best(max_pages)) return max_pages;
-  for (size_t i = kNumLists; i-- > 1;) {  // the highest non-empty list holds the longest
-    if (!(nonempty_[i / 64] & (uint64_t{1} << (i % 64)))) continue;
-    size_t longest = 0;
-    for (Span* s = lists_[i]; s; s = s->next)
-      if (s->npages > longest) longest = s->npages;
-    return longest < max_pages ? longest : max_pages;
+  size_t longest = 0;
+  for (uint8_t o = 0; o < kLocalityGroups; ++o) {
+    for (size_t i = kNumLists; i-- > 1;) {  // the highest non-empty list holds the longest
+      if (!(nonempty_[o][i / 64] & (uint64_t{1} << (i % 64)))) continue;
+      for (Span* s = lists_[o][i]; s; s = s->next)
+        if (s->npages > longest) longest = s->npages;
+      break;
+    }
   }
-  return 0;
+  return longest < max_pages ? longest : max_pages;
 }
 
 bool PageHeap::extend(Span* s, size_t new_npages, bool may_grow) {
@@ -357,7 +348,7 @@ void PageHeap::shrink(Span* s, size_t new_npages) {
   MM_ASSERT(new_npages > 0);
   if (new_npages >= s->npages) return;
   LockGuard g(lock_);
-  Span* tail = new_span(s->start + new_npages, s->npages - new_npages);
+  Span* tail = new_span(s->start + new_npages, s->npages - new_npages, s->owner);
   if (!tail) return;  // keeping the pages is always correct
   s->npages = new_npages;
   pm_->set_ends(s->start, s->npages, s);
@@ -370,7 +361,7 @@ Span* PageHeap::cut(Span* s, uintptr_t from, uintptr_t to, bool* ok) {
   LockGuard g(lock_);
   decay_tick();
   *ok = false;
-  Span* mid = new_span(from, to - from);
+  Span* mid = new_span(from, to - from, s->owner);
   if (!mid) return s;
   Span* right = nullptr;
   if (from == s->start) {  // s becomes the right part; its pagemap entries stay
@@ -379,7 +370,7 @@ Span* PageHeap::cut(Span* s, uintptr_t from, uintptr_t to, bool* ok) {
     right = s;
   } else {
     if (to < s->end_page()) {
-      right = new_span(to, s->end_page() - to);
+      right = new_span(to, s->end_page() - to, s->owner);
       if (!right) {
         spans_.free(mid);
         return s;

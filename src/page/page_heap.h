@@ -2,6 +2,16 @@
 // allocation, coalescing with both neighbours on free, growth from the os layer that
 // extends the top span when the new memory is contiguous, and purging of free pages
 // to the OS: at once past a threshold, and by decay (free and unused for a while).
+//
+// Locality: free spans belong to a locality group (Span::owner), 0 the common
+// pool. A thread's slabs and medium regions are asked for in its group (its
+// transfer-cache shard; the main thread's is 0): a group takes its own free spans
+// first, then claims a block of kLocalityBlock bytes from the pool (growing the
+// heap for it if need be), and only then another group's pages. Free spans merge
+// only within their group, and pages purged go back to the pool. So two threads'
+// memory does not alternate in pieces of a few pages, which on some machines
+// makes each thread's writes twice as slow (tuning.h); a program with one thread
+// uses group 0 only and claims nothing. Under a data limit nothing is claimed.
 #pragma once
 #include "../common/common.h"
 #include "../common/lock.h"
@@ -47,7 +57,7 @@ class PageHeap {
 
   // A span of exactly npages marked with state and class, or nullptr (errno ENOMEM)
   // when the source cannot grow.
-  Span* alloc(size_t npages, SpanState st, uint8_t cls);
+  Span* alloc(size_t npages, SpanState st, uint8_t cls, uint8_t owner = 0);
   // Same, with the first page a multiple of align_pages (a power of two).
   Span* alloc_aligned(size_t npages, size_t align_pages, SpanState st, uint8_t cls);
   // Returns a span; it coalesces with free neighbours.
@@ -112,17 +122,32 @@ class PageHeap {
   Pagemap* pagemap() const { return pm_; }
 
  private:
+  static constexpr size_t kBlockPages = kLocalityBlock >> kPageShift;
   static size_t list_index(size_t npages);
-  Span** list_for(size_t npages) { return &lists_[list_index(npages)]; }
+  Span** list_for(const Span* s) { return &lists_[s->owner][list_index(s->npages)]; }
+  // Free neighbours that may merge: adjacent, free, in one locality group.
+  bool joins(const Span* left, const Span* right) const {
+    return left && right && left->state == SpanState::kFree && right->state == SpanState::kFree &&
+           left->end_page() == right->start && left->owner == right->owner;
+  }
   void purge_span(Span* s);
   // The committed free spans, oldest first: purging takes the oldest, which a
   // churning program is least likely to reuse next.
   void lru_push(Span* s);
   void lru_unlink(Span* s);
+  void lru_insert_after(Span* pos, Span* s);
   void decay_tick();
   void list_insert(Span* s);
   void list_remove(Span* s);
-  Span* find_best(size_t npages);
+  Span* find_best(size_t npages, uint8_t owner);
+  // owner's own free span, else a block claimed for it from the pool, else (steal)
+  // any other group's span.
+  Span* find_locked(size_t npages, uint8_t owner, bool steal);
+  Span* claim_block(size_t npages, uint8_t owner);
+  // c is free and unlisted: its first n pages stay in it, the rest go to a new
+  // free span of the same group, state and age, listed; nullptr (c unchanged)
+  // when metadata runs out.
+  Span* split_free(Span* c, size_t n);
   Span* carve(Span* s, size_t npages, SpanState st, uint8_t cls);
   bool grow(size_t npages);
   // a immediately left of b, both free and unlisted; the result is purged only if
@@ -133,7 +158,7 @@ class PageHeap {
   void merge_neighbours(Span* s, bool purged);
   // Before growing: merges committed free spans with purged free neighbours.
   bool merge_mixed();
-  Span* alloc_locked(size_t npages, SpanState st, uint8_t cls);
+  Span* alloc_locked(size_t npages, SpanState st, uint8_t cls, uint8_t owner = 0);
   // a's pagemap entries. Every span's first and last pages point at it (coalescing
   // finds neighbours through them, free() a large block through its first); every
   // page of a slab or a medium region does (their objects and chunks lie
@@ -143,14 +168,14 @@ class PageHeap {
   // there. Large-block churn no longer writes a pointer for each page.
   void map(Span* a);
   void free_locked(Span* s, bool mapped = false);  // mapped: s's entries point at s
-  Span* new_span(uintptr_t start, size_t npages);
+  Span* new_span(uintptr_t start, size_t npages, uint8_t owner);
 
   Pagemap* pm_;
   PageSource src_;
   Lock lock_{LockRank::kPageHeap};
   MetaPool<Span> spans_;
-  Span* lists_[kNumLists] = {};
-  uint64_t nonempty_[(kNumLists + 63) / 64] = {};
+  Span* lists_[kLocalityGroups][kNumLists] = {};
+  uint64_t nonempty_[kLocalityGroups][(kNumLists + 63) / 64] = {};
   uint32_t decay_ms_ = 1000;      // MYMALLOC_DECAY_MS
   uint32_t last_decay_ms_ = 0;    // clock at the last decay pass
   uint32_t now_ms_ = 0;           // clock at the last operation

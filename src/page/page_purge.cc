@@ -14,15 +14,14 @@ void PageHeap::merge_neighbours(Span* s, bool purged) {
   // jemalloc keeps dirty and muzzy extents apart): a merged span is purged whole,
   // and madvising pages purged already cost large-block churn 12% of its time.
   // merge_mixed joins the two kinds when an allocation would otherwise grow.
+  // Spans of different locality groups stay apart.
   Span* left = pm_->span(s->start - 1);
-  if (left && left->state == SpanState::kFree && left->end_page() == s->start &&
-      left->purged == purged) {
+  if (joins(left, s) && left->purged == purged) {
     list_remove(left);
     s = merge(left, s);
   }
   Span* right = pm_->span(s->end_page());
-  if (right && right->state == SpanState::kFree && right->start == s->end_page() &&
-      right->purged == purged) {
+  if (joins(s, right) && right->purged == purged) {
     list_remove(right);
     s = merge(s, right);
   }
@@ -35,8 +34,8 @@ bool PageHeap::merge_mixed() {
     Span* next = s->lru_next;  // s may move to the end of the list: visited again, harmless
     Span* left = pm_->span(s->start - 1);
     Span* right = pm_->span(s->end_page());
-    bool l = left && left->state == SpanState::kFree && left->end_page() == s->start;
-    bool r = right && right->state == SpanState::kFree && right->start == s->end_page();
+    bool l = joins(left, s);
+    bool r = joins(s, right);
     if (l || r) {  // purged neighbours (committed ones merged already)
       list_remove(s);
       if (l) {
@@ -64,6 +63,18 @@ void PageHeap::lru_push(Span* s) {
   else
     lru_head_ = s;
   lru_tail_ = s;
+  s->in_lru = true;
+}
+
+void PageHeap::lru_insert_after(Span* pos, Span* s) {
+  MM_ASSERT(pos->in_lru && !s->in_lru);
+  s->lru_prev = pos;
+  s->lru_next = pos->lru_next;
+  if (pos->lru_next)
+    pos->lru_next->lru_prev = s;
+  else
+    lru_tail_ = s;
+  pos->lru_next = s;
   s->in_lru = true;
 }
 
@@ -107,6 +118,7 @@ void PageHeap::purge_span(Span* s) {
   list_remove(s);
   lru_unlink(s);
   s->purged = true;
+  s->set_owner(0);  // pages unused that long go back to the pool (page_heap.h, "Locality")
   merge_neighbours(s, true);
 }
 

@@ -27,6 +27,11 @@ struct Span {
   bool decommitted = false;  // some pages may be read-only (page heap only): commit first
   uint32_t free_ms = 0;      // when it became free (page heap clock): decay purges it later
   bool in_lru = false;       // on the page heap's list of committed free spans
+  // The page heap's locality group (PageHeap, "Locality"): whose free lists the
+  // span's pages go back to; 0 is the common pool. A slab's group is also the
+  // central free list's shard that hands its objects out. Written with set_owner:
+  // a thread about to borrow a batch reads a slab's unlocked (owner_racy).
+  uint8_t owner = 0;
   Span* lru_next = nullptr;  // newer
   Span* lru_prev = nullptr;  // older
   bool in_list = false;      // linked into a central free list (small only)
@@ -56,6 +61,8 @@ struct Span {
   }
   size_t bytes() const { return npages << kPageShift; }
   uintptr_t end_page() const { return start + npages; }
+  void set_owner(uint8_t o) { __atomic_store_n(&owner, o, __ATOMIC_RELAXED); }
+  uint8_t owner_racy() const { return __atomic_load_n(&owner, __ATOMIC_RELAXED); }
 };
 
 // Intrusive circular list with a dummy head, used for spans everywhere.

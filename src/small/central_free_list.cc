@@ -16,7 +16,7 @@ void CentralFreeList::init(uint32_t cls, PageHeap* ph) {
   size_ = class_info(cls).size;
   recip_ = ((uint64_t{1} << 32) + size_ - 1) / size_;
   ph_ = ph;
-  span_list_init(&nonempty_);
+  for (Span& head : nonempty_) span_list_init(&head);
 }
 
 void slab_layout(Span* s, uint32_t size) {
@@ -36,10 +36,12 @@ void slab_layout(Span* s, uint32_t size) {
   s->capacity = static_cast<uint32_t>((hi - first) / size);
 }
 
-Span* CentralFreeList::new_slab() {
+Span* CentralFreeList::new_slab(uint32_t group) {
   const ClassInfo& ci = class_info(cls_);
-  Span* s = ph_->alloc(ci.pages, SpanState::kSmall, static_cast<uint8_t>(cls_));
+  auto owner = static_cast<uint8_t>(group);
+  Span* s = ph_->alloc(ci.pages, SpanState::kSmall, static_cast<uint8_t>(cls_), owner);
   if (!s) return nullptr;
+  s->set_owner(owner);  // its shard here, and its pages' group when it goes back
   slab_layout(s, size_);
   MM_ASSERT(s->capacity <= ci.objects && s->capacity > 0);  // fewer across 4 GiB
   s->allocated = 0;
@@ -49,7 +51,7 @@ Span* CentralFreeList::new_slab() {
   return s;
 }
 
-int CentralFreeList::remove_range(void** head, int n) {
+int CentralFreeList::remove_range(void** head, int n, uint32_t group) {
   // Objects that came back are chained under the lock (their lines are warm), but
   // never-carved objects are only reserved there, a run of one slab's bump range,
   // and linked after the lock is dropped: the first touch of a fresh page faults,
@@ -60,20 +62,19 @@ int CentralFreeList::remove_range(void** head, int n) {
   int got = 0;
   char* run = nullptr;  // reserved bump objects
   int run_n = 0;
+  MM_ASSERT(group < kLocalityGroups);
+  Span* list = &nonempty_[group];
   lock_.lock();
   while (got + run_n < n) {
-    if (span_list_empty(&nonempty_)) {
+    if (span_list_empty(list)) {
       if (run_n) break;  // link what we have first
       lock_.unlock();
-      Span* fresh = new_slab();
+      Span* fresh = new_slab(group);
       lock_.lock();
-      if (!fresh) break;
-      ++slabs_;
-      capacity_ += fresh->capacity;
-      span_list_push(&nonempty_, fresh);
-      fresh->in_list = true;
+      list = list_with_objects(group, fresh);
+      if (!list) break;
     }
-    Span* s = nonempty_.next;
+    Span* s = list->next;
     MM_ASSERT(s->state == SpanState::kSmall && s->returned <= s->capacity - s->allocated);
     for (uint32_t w = 0; w < kMaxSlabObjects / 64 && got + run_n < n && s->returned; ++w) {
       uint64_t bits = s->freebits[w];
@@ -125,6 +126,19 @@ int CentralFreeList::remove_range(void** head, int n) {
   return got;
 }
 
+Span* CentralFreeList::list_with_objects(uint32_t group, Span* fresh) {
+  if (fresh) {
+    ++slabs_;
+    capacity_ += fresh->capacity;
+    span_list_push(&nonempty_[group], fresh);
+    fresh->in_list = true;
+    return &nonempty_[group];
+  }
+  for (Span& head : nonempty_)
+    if (!span_list_empty(&head)) return &head;
+  return nullptr;
+}
+
 void CentralFreeList::insert_range(void* head) {
   // The pagemap lookups happen before the lock is taken, a batch at a time, so
   // that the critical section is only list pushes.
@@ -169,7 +183,7 @@ void CentralFreeList::insert_range(void* head) {
       s->freebits[idx / 64] |= bit;
       ++s->returned;
       s->objects_purged = false;
-      if (--s->allocated == 0) {
+      if (--s->allocated == 0 && !keep_slabs_) {
         // Wholly free: back to the page heap, where it can merge with its neighbours.
         // A later object of this chunk in the same slab was freed twice (its first
         // copy just made the slab free): report it before the span goes away.
@@ -181,7 +195,7 @@ void CentralFreeList::insert_range(void* head) {
         capacity_ -= s->capacity;
         ph_->free(s);
       } else if (!s->in_list) {
-        span_list_push(&nonempty_, s);
+        span_list_push(&nonempty_[s->owner], s);
         s->in_list = true;
       }
     }
@@ -197,41 +211,49 @@ bool all_returned(const Span* s, uint32_t lo, uint32_t hi) {
 }  // namespace
 
 size_t CentralFreeList::purge_free_pages(bool all) {
-  constexpr size_t kOsPage = 4096;  // madvise's unit
   size_t purged = 0;
   int calls = 0;
   LockGuard g(lock_);  // held across madvise: an object handed out meanwhile would lose its data
-  for (Span* s = nonempty_.next; s != &nonempty_; s = s->next) {
-    bool idle = s->returned == s->seen_returned;
-    s->seen_returned = s->returned;
-    if (s->objects_purged || s->returned == 0 || (!all && !idle)) continue;
-    // A decay pass stops after a bounded number of system calls: the lock is held,
-    // and the rest waits for the next pass.
-    if (!all && calls >= kPurgeCallsPerPass) break;
-    auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->objs) / size_);
-    // OS pages from the slab's base; objects from s->objs, which may lie up to a
-    // few pages further (slab_layout). A page before the first object holds none.
-    auto lead = static_cast<size_t>(s->objs - s->base());
-    size_t run = 0;  // purgeable bytes ending at off: one call per run of OS pages
-    for (size_t off = 0; off <= static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
-      bool free_page = false;
-      if (off < static_cast<size_t>(s->bump - s->base()) && off + kOsPage > lead) {
-        auto lo = static_cast<uint32_t>((off > lead ? off - lead : 0) / size_);
-        auto hi = static_cast<uint32_t>((off + kOsPage - 1 - lead) / size_);
-        if (hi >= carved) hi = carved - 1;
-        free_page = all_returned(s, lo, hi);
-      }
-      if (free_page) {
-        run += kOsPage;
-      } else if (run) {
-        ph_->purge_range(s->base() + off - run, run);
-        purged += run;
-        run = 0;
-        ++calls;
-      }
+  for (Span& head : nonempty_) {
+    for (Span* s = head.next; s != &head; s = s->next) {
+      bool idle = s->returned == s->seen_returned;
+      s->seen_returned = s->returned;
+      if (s->objects_purged || s->returned == 0 || (!all && !idle)) continue;
+      // A decay pass stops after a bounded number of system calls: the lock is
+      // held, and the rest waits for the next pass.
+      if (!all && calls >= kPurgeCallsPerPass) return purged;
+      purged += purge_slab_pages(s, &calls);
     }
-    s->objects_purged = true;
   }
+  return purged;
+}
+
+size_t CentralFreeList::purge_slab_pages(Span* s, int* calls) {
+  constexpr size_t kOsPage = 4096;  // madvise's unit
+  size_t purged = 0;
+  auto carved = static_cast<uint32_t>(static_cast<size_t>(s->bump - s->objs) / size_);
+  // OS pages from the slab's base; objects from s->objs, which may lie up to a
+  // few pages further (slab_layout). A page before the first object holds none.
+  auto lead = static_cast<size_t>(s->objs - s->base());
+  size_t run = 0;  // purgeable bytes ending at off: one call per run of OS pages
+  for (size_t off = 0; off <= static_cast<size_t>(s->bump - s->base()); off += kOsPage) {
+    bool free_page = false;
+    if (off < static_cast<size_t>(s->bump - s->base()) && off + kOsPage > lead) {
+      auto lo = static_cast<uint32_t>((off > lead ? off - lead : 0) / size_);
+      auto hi = static_cast<uint32_t>((off + kOsPage - 1 - lead) / size_);
+      if (hi >= carved) hi = carved - 1;
+      free_page = all_returned(s, lo, hi);
+    }
+    if (free_page) {
+      run += kOsPage;
+    } else if (run) {
+      ph_->purge_range(s->base() + off - run, run);
+      purged += run;
+      run = 0;
+      ++*calls;
+    }
+  }
+  s->objects_purged = true;
   return purged;
 }
 

@@ -106,8 +106,8 @@ TEST_CASE("locality: purged pages go back to the pool") {
 
 TEST_CASE("locality: under a data limit no block is claimed") {
   Fixture f;
-  f.os.data_limited = true;
-  f.ph.set_limit_mode();
+  f.os.data_limited = true;  // RLIMIT_DATA is set
+  SUBCASE("and an allocation failed under it") { f.ph.set_limit_mode(); }
   Span* pool = f.alloc(2, 0);
   Span* a = f.alloc(2, 1);
   REQUIRE((pool && a));

@@ -57,11 +57,15 @@ Span* PageHeap::find_locked(size_t npages, uint8_t owner, bool steal) {
 Span* PageHeap::alloc_locked(size_t npages, SpanState st, uint8_t cls, uint8_t owner) {
   decay_tick();
   freed_since_alloc_ = 0;
-  if (limit_mode_ || owner >= kLocalityGroups) owner = 0;  // under a data limit, no blocks
+  if (limit_mode_ || owner >= kLocalityGroups) owner = 0;
+  // Under a data limit (RLIMIT_DATA set, asked only when a group would claim) no
+  // blocks: their address space counts against it, used or not.
+  Span* s = find_best(npages, owner);
+  if (!s && owner != 0 && src_.limited(src_.ctx)) owner = 0;
   // The pool takes from the groups before the heap grows; a group grows the heap
   // for a block of its own first.
   bool steal = owner == 0;
-  Span* s = find_locked(npages, owner, steal);
+  if (!s) s = find_locked(npages, owner, steal);
   if (!s && merge_mixed()) s = find_locked(npages, owner, steal);
   if (!s) {
     // Room for an aligned block (claim_block).

@@ -205,10 +205,13 @@ TEST_CASE("allocator: threads cycling working sets keep to their own groups' sla
   // another shard's batch only when that batch is of its own group.
   constexpr int kThreads = 3, kObjects = 40000 / kScale, kRounds = 4;
   relieve_pressure();  // the batches earlier tests' threads left go to their slabs
-  std::atomic<int> bad{0}, foreign{0}, total{0};
+  std::atomic<int> bad{0}, foreign{0}, total{0}, started{0}, done{0};
   std::vector<std::thread> ts;
   for (int t = 0; t < kThreads; ++t)
     ts.emplace_back([&, t] {
+      // No thread exits before all are done: an exiting thread parks its cache,
+      // and a thread that starts later adopts it, objects of another group.
+      for (started++; started < kThreads;) std::this_thread::yield();
       std::vector<void*> v(kObjects);
       for (int r = 0; r < kRounds; ++r) {
         for (int i = 0; i < kObjects; ++i) {
@@ -224,6 +227,7 @@ TEST_CASE("allocator: threads cycling working sets keep to their own groups' sla
           dealloc(v[i]);
         }
       }
+      for (done++; done < kThreads;) std::this_thread::yield();
     });
   for (auto& th : ts) th.join();
   CHECK(bad == 0);

@@ -29,12 +29,6 @@ class alignas(64) BatchStack {  // one cache line each: no false sharing
   // The batch a pop would take now (nullptr: none); it may be gone by then.
   void* peek();
   uint32_t batches() const { return __atomic_load_n(&count_, __ATOMIC_RELAXED); }
-  // Three quarters full: a stack whose owner frees more than it takes back.
-  bool has_surplus() const { return batches() * 4 >= capacity_ * 3; }
-  // Who pushed last (an id the caller chooses; 0: nobody yet). Its own line, so
-  // the store costs nothing beside the push's CAS.
-  void set_last_pusher(uint32_t id) { __atomic_store_n(&last_pusher_, id, __ATOMIC_RELAXED); }
-  uint32_t last_pusher() const { return __atomic_load_n(&last_pusher_, __ATOMIC_RELAXED); }
   void set_capacity(uint32_t c) { capacity_ = c; }
   // Medium chunks keep their cache token in word 1, so their batches link through
   // word 2 (every cached medium chunk has at least 272 bytes).
@@ -51,7 +45,6 @@ class alignas(64) BatchStack {  // one cache line each: no false sharing
 
   TaggedPtr top_{nullptr, 0};
   uint32_t count_ = 0;
-  uint32_t last_pusher_ = 0;
   uint32_t capacity_ = 0;  // batches; set before use
   uint32_t link_word_ = 1;
   void** slots_ = nullptr;  // set: the locked array form (use_slots)

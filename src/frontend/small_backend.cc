@@ -14,23 +14,24 @@ namespace mm {
 
 namespace {
 constinit CentralFreeList g_central[kNumSmallClasses + 1];
-// Transfer caches come in shards, one per group of threads (a thread's shard
-// follows from its serial number): a thread mostly gets its own batches back, warm,
-// and threads on different shards do not fight over one stack top. A thread whose
-// own two shards are full lends to the others; one whose own two are empty borrows
-// only from a shard at least three quarters full (its owner frees more than it
-// takes, as a consumer thread does) or whose last batch it pushed itself (one
-// thread whose working set outgrew its own two shards), else goes to the central
-// list. Borrowing from any non-empty shard let two threads fall into taking each
-// other's batches round after round, each then waiting on lines the other core had
-// just written (docs/architecture.md).
+// Transfer caches come in shards, one per locality group of threads (a thread's
+// shard follows from its serial number, page_heap.h): a thread mostly gets its own
+// batches back, warm, and threads on different shards do not fight over one stack
+// top. A thread whose own shard is full pushes to the others. A thread takes a
+// batch from a shard other than its own only when the batch is of its own group's
+// slabs: objects it made that a consumer freed, or its own overflow; never another
+// group's working set. Borrowing from any non-empty shard let two threads fall into
+// taking each other's batches round after round, each then waiting on lines the
+// other core had just written; borrowing only from a shard three quarters full
+// left a consumer's shards holding up to 1.5 MiB per class while the producer
+// carved new slabs (producer/consumer: 28 MB peak RSS and 6800 page faults, 5.4
+// MB and 1000 now; docs/architecture.md).
 constexpr uint32_t kShards = kTransferShards;
 constinit BatchStack g_transfer[kShards][kNumSmallClasses + 1];
 // A thread tries its own shard first, then the one two away: two threads with
 // consecutive shards (the usual pair) then overflow into different shards and do
 // not pick up each other's batches, whose lines sit modified in the other core.
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
-MM_INLINE uint32_t pusher_id() { return t_cache.serial + 1; }  // unique per thread, never 0
 MM_INLINE uint32_t group_of_thread() { return t_cache.serial % kShards; }
 // A stack's next batch comes from the slabs of the calling thread's locality group
 // (page_heap.h). Read unlocked: the batch may be gone by the pop, and then the
@@ -78,9 +79,7 @@ int small_fetch(uint32_t sc, void** head, int n) {
   if (static_cast<uint32_t>(n) == class_info(sc).batch) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
-      if (i >= 2 && stack.last_pusher() != pusher_id() && !stack.has_surplus())
-        continue;                                          // another thread's working set
-      if (i >= 1 && !next_batch_is_ours(stack)) continue;  // another group's pages
+      if (i >= 1 && !next_batch_is_ours(stack)) continue;  // another group's working set
       if (void* b = stack.pop()) {
         *head = b;
         return n;
@@ -96,10 +95,7 @@ void small_return(uint32_t sc, void* head, int n) {
   if (static_cast<uint32_t>(n) == class_info(sc).batch) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
-      if (stack.push(head)) {
-        stack.set_last_pusher(pusher_id());
-        return;
-      }
+      if (stack.push(head)) return;
     }
   }
   g_central[sc].insert_range(head);

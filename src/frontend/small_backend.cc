@@ -43,7 +43,7 @@ bool next_batch_is_ours(BatchStack& stack) {
 }
 // The calling thread's i-th choice of transfer cache for class sc.
 MM_INLINE BatchStack& shard_choice(uint32_t i, uint32_t sc) {
-  return g_transfer[(t_cache.serial % kShards) ^ kShardOrder[i]][sc];
+  return g_transfer[group_of_thread() ^ kShardOrder[i]][sc];
 }
 // Batch counts at the last scavenge: a cache whose count has not moved is idle.
 uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];

@@ -216,7 +216,7 @@ TEST_CASE("allocator: threads cycling working sets keep to their own groups' sla
       for (int r = 0; r < kRounds; ++r) {
         for (int i = 0; i < kObjects; ++i) {
           v[i] = alloc(64);
-          uint32_t group = t_cache.serial % kLocalityGroups;  // set up by the first alloc
+          uint32_t group = locality_group(&t_cache);  // set up by the first alloc
           fill(v[i], 64, static_cast<unsigned>(t * 7 + i));
           Span* s = g_pagemap.span_of(v[i]);
           if (!s || s->owner_racy() != group) foreign++;

@@ -51,8 +51,7 @@ void medium_backend_init() {
 
 MediumHeap* thread_heap(ThreadCache* tc) {
   if (!tc) return nullptr;
-  if (MM_UNLIKELY(!tc->heap))
-    tc->heap = heap_registry().attach(static_cast<uint8_t>(tc->serial % kLocalityGroups));
+  if (MM_UNLIKELY(!tc->heap)) tc->heap = heap_registry().attach(locality_group(tc));
   return tc->heap;
 }
 

@@ -32,7 +32,7 @@ constinit BatchStack g_transfer[kShards][kNumSmallClasses + 1];
 // consecutive shards (the usual pair) then overflow into different shards and do
 // not pick up each other's batches, whose lines sit modified in the other core.
 constexpr uint32_t kShardOrder[kShards] = {0, 2, 1, 3};
-MM_INLINE uint32_t group_of_thread() { return t_cache.serial % kShards; }
+MM_INLINE uint32_t group_of_thread() { return locality_group(&t_cache); }
 // A stack's next batch comes from the slabs of the calling thread's locality group
 // (page_heap.h). Read unlocked: the batch may be gone by the pop, and then the
 // check was only a heuristic's.

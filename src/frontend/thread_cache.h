@@ -94,6 +94,11 @@ struct ThreadCache {
 
 extern MM_HIDDEN __thread ThreadCache t_cache __attribute__((tls_model("initial-exec")));
 
+// A thread's locality group (page_heap.h), which is also its transfer-cache shard.
+MM_INLINE uint8_t locality_group(const ThreadCache* tc) {
+  return static_cast<uint8_t>(tc->serial % kLocalityGroups);
+}
+
 MM_INLINE const StartCheck& start_check_of(const Bin& b) {
   constexpr size_t kDistance = offsetof(ThreadCache, starts) - offsetof(ThreadCache, bins);
   static_assert(sizeof(StartCheck) == sizeof(Bin), "starts[c] lies kDistance after bins[c]");

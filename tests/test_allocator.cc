@@ -5,11 +5,13 @@
 #include <pthread.h>
 #include <string.h>
 
+#include <algorithm>
 #include <atomic>
 #include <random>
 #include <thread>
 #include <vector>
 
+#include "common/config.h"
 #include "frontend/allocator.h"
 #include "frontend/cache_budget.h"
 #include "frontend/pressure.h"
@@ -445,5 +447,57 @@ TEST_CASE("cache budget: a lowered limit gives back whole batches") {
   lower_limit(&t_cache, bin, b.max - count + 1);
   CHECK(b.count() == count - batch);
   CHECK(b.count() <= b.max);
+  thread_cache_flush(&t_cache);
+}
+
+TEST_CASE(
+    "thread cache: an overflowing slab bin keeps its newest batch, the rest goes as one chain") {
+  relieve_pressure();
+  const uint32_t bin = 3;  // 48-byte objects
+  const uint32_t batch = class_info(bin).batch;
+  Bin& b = t_cache.bins[bin];
+  std::vector<void*> v;
+  for (int round = 0; round < 4; ++round) {  // slow start: the limit grows
+    for (uint32_t i = 0; i < 8 * batch; ++i) v.push_back(alloc(48));
+    for (void* p : v) dealloc(p);
+    v.clear();
+  }
+  REQUIRE(b.max >= 2 * batch);
+  // More than the bin may ever hold (the thread's byte budget), and then some.
+  const uint32_t n = static_cast<uint32_t>(2 * g_config.tcache_bytes / 48 + 4 * batch);
+  for (uint32_t i = 0; i < n; ++i) {
+    v.push_back(alloc(48));
+    fill(v[i], 48, i);
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    CHECK(check(v[i], 48, i));
+    dealloc(v[i]);
+  }
+  // The bin holds the newest objects freed, newest first: each overflow kept the
+  // newest batch and sent the older objects down.
+  const uint32_t count = b.count();
+  CHECK(count >= batch);
+  REQUIRE(count <= b.max);
+  REQUIRE(b.max < n);
+  void* p = b.head;
+  uint32_t in_order = 0;
+  for (uint32_t k = 0; k < count && p == v[n - 1 - k]; ++k, p = next_of(p)) ++in_order;
+  CHECK(in_order == count);
+  // Emptied, the bin refills with a whole chain, more than a batch, in one fetch.
+  std::vector<void*> w;
+  for (uint32_t k = 0; k < count; ++k) w.push_back(alloc(48));
+  CHECK(b.count() == 0);
+  w.push_back(alloc(48));
+  CHECK(b.count() + 1 > batch);
+  // Everything handed out again is distinct and holds what is written to it.
+  while (w.size() < n) w.push_back(alloc(48));
+  std::vector<void*> sorted(w);
+  std::sort(sorted.begin(), sorted.end());
+  CHECK(std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end());
+  for (uint32_t i = 0; i < n; ++i) fill(w[i], 48, i + 3);
+  for (uint32_t i = 0; i < n; ++i) {
+    CHECK(check(w[i], 48, i + 3));
+    dealloc(w[i]);
+  }
   thread_cache_flush(&t_cache);
 }

@@ -20,18 +20,22 @@ void* encode(void** slot, void* v) {
 
 uint64_t g_transfer_retries = 0;
 
-bool BatchStack::push(void* head) {
-  MM_ASSERT(head != nullptr);
+bool BatchStack::push(void* head, uint32_t n) {
+  MM_ASSERT(head != nullptr && n > 0);
   if (slots_) {
     LockGuard g(lock_);
-    uint32_t n = __atomic_load_n(&count_, __ATOMIC_RELAXED);
-    if (n >= capacity_) return false;
-    slots_[n] = head;
-    __atomic_store_n(&count_, n + 1, __ATOMIC_RELAXED);
+    uint32_t k = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+    if (k == nslots_ || !has_room(n)) return false;
+    slots_[k] = head;
+    lens_[k] = n;
+    __atomic_store_n(&count_, k + 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&objects_, objects_ + n, __ATOMIC_RELAXED);
     return true;
   }
-  if (__atomic_load_n(&count_, __ATOMIC_RELAXED) >= capacity_) return false;
+  if (!has_room(n)) return false;
   __atomic_fetch_add(&count_, 1, __ATOMIC_RELAXED);
+  __atomic_fetch_add(&objects_, n, __ATOMIC_RELAXED);
+  length(head) = n;
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
     link(head) = encode(&link(head), old.ptr);
@@ -50,13 +54,15 @@ void* BatchStack::peek() {
   return tagged_load(&top_).ptr;
 }
 
-void* BatchStack::pop() {
+void* BatchStack::pop(uint32_t* n) {
   if (slots_) {
     LockGuard g(lock_);
-    uint32_t n = __atomic_load_n(&count_, __ATOMIC_RELAXED);
-    if (n == 0) return nullptr;
-    __atomic_store_n(&count_, n - 1, __ATOMIC_RELAXED);
-    return slots_[n - 1];
+    uint32_t k = __atomic_load_n(&count_, __ATOMIC_RELAXED);
+    if (k == 0) return nullptr;
+    __atomic_store_n(&count_, k - 1, __ATOMIC_RELAXED);
+    *n = lens_[k - 1];
+    __atomic_store_n(&objects_, objects_ - *n, __ATOMIC_RELAXED);
+    return slots_[k - 1];
   }
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
@@ -71,6 +77,8 @@ void* BatchStack::pop() {
       uint32_t before = __atomic_fetch_sub(&count_, 1, __ATOMIC_RELAXED);
       MM_ASSERT(before > 0);  // every pushed batch was counted first
       (void)before;
+      *n = static_cast<uint32_t>(length(old.ptr));
+      __atomic_fetch_sub(&objects_, *n, __ATOMIC_RELAXED);
       return old.ptr;
     }
     __atomic_fetch_add(&g_transfer_retries, 1, __ATOMIC_RELAXED);

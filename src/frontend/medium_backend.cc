@@ -44,7 +44,7 @@ uint32_t heap_cap() {
 void medium_backend_init() {
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
     g_medium_transfer[b].set_link_word(2);
-    g_medium_transfer[b].set_capacity(static_cast<uint32_t>(kMediumTransferBytes / batch_bytes(b)));
+    g_medium_transfer[b].set_capacity(static_cast<uint32_t>(kMediumTransferBytes / bin_size(b)));
   }
   heap_registry().set_cap(heap_cap());
 }
@@ -55,8 +55,16 @@ MediumHeap* thread_heap(ThreadCache* tc) {
   return tc->heap;
 }
 
-bool medium_transfer_push(uint32_t bin, void* head) { return g_medium_transfer[bin].push(head); }
-void* medium_transfer_pop(uint32_t bin) { return g_medium_transfer[bin].pop(); }
+// Whole batches only: a pop hands its caller exactly a batch.
+bool medium_transfer_push(uint32_t bin, void* head) {
+  return g_medium_transfer[bin].push(head, class_info(bin).batch);
+}
+void* medium_transfer_pop(uint32_t bin) {
+  uint32_t n;
+  void* head = g_medium_transfer[bin].pop(&n);
+  MM_ASSERT(!head || n == class_info(bin).batch);
+  return head;
+}
 
 namespace {
 // A thread without a cache (it is exiting) borrows a heap for one call.
@@ -159,7 +167,7 @@ void medium_return_transfer(bool idle_half) {
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
     uint32_t n = batches_to_drain(g_medium_transfer[b], g_medium_transfer_seen[b], idle_half);
     for (; n > 0; --n) {
-      void* head = g_medium_transfer[b].pop();
+      void* head = medium_transfer_pop(b);
       if (!head) break;
       medium_free_chain(nullptr, head);  // home, under each heap's lock
     }
@@ -169,7 +177,7 @@ void medium_return_transfer(bool idle_half) {
 size_t medium_transfer_bytes() {
   size_t total = 0;
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b)
-    total += g_medium_transfer[b].batches() * batch_bytes(b);
+    total += size_t{g_medium_transfer[b].objects()} * bin_size(b);
   return total;
 }
 

@@ -51,6 +51,7 @@ uint32_t g_transfer_seen[kShards][kNumSmallClasses + 1];
 constexpr uint32_t kSlots16 =
     static_cast<uint32_t>(kTransferBytesPerClass / kShards / (16 * kSmallBatch));
 void* g_slots16[kShards][kSlots16];
+uint32_t g_lens16[kShards][kSlots16];
 }  // namespace
 
 void small_backend_init() {
@@ -60,7 +61,7 @@ void small_backend_init() {
     // Whole batches circulate here without a lock; bound each class by bytes.
     for (auto& shard : g_transfer) {
       shard[sc].set_capacity(
-          static_cast<uint32_t>(kTransferBytesPerClass / kShards / batch_bytes(sc)));
+          static_cast<uint32_t>(kTransferBytesPerClass / kShards / class_info(sc).size));
       // Word 1 is the double-free token (thread_cache.h): objects of 32 bytes
       // and up link their batches through word 2, so that a batch's head keeps it;
       // 16-byte ones have no third word and use the locked form.
@@ -70,7 +71,7 @@ void small_backend_init() {
   static_assert(class_info(1).size == 16 && class_info(1).batch == kSmallBatch);
   for (uint32_t s = 0; s < kShards; ++s) {
     MM_ASSERT(batch_bytes(1) * kSlots16 * kShards == kTransferBytesPerClass);
-    g_transfer[s][1].use_slots(g_slots16[s]);
+    g_transfer[s][1].use_slots(g_slots16[s], g_lens16[s], kSlots16);
   }
 }
 
@@ -80,9 +81,10 @@ int small_fetch(uint32_t sc, void** head, int n) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
       if (i >= 1 && !next_batch_is_ours(stack)) continue;  // another group's working set
-      if (void* b = stack.pop()) {
+      uint32_t got;
+      if (void* b = stack.pop(&got)) {
         *head = b;
-        return n;
+        return static_cast<int>(got);
       }
     }
   }
@@ -92,10 +94,10 @@ int small_fetch(uint32_t sc, void** head, int n) {
 }
 
 void small_return(uint32_t sc, void* head, int n) {
-  if (static_cast<uint32_t>(n) == class_info(sc).batch) {
+  if (static_cast<uint32_t>(n) >= class_info(sc).batch) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
-      if (stack.push(head)) return;
+      if (stack.push(head, static_cast<uint32_t>(n))) return;
     }
   }
   g_central[sc].insert_range(head);
@@ -106,7 +108,8 @@ void small_return_transfer(bool idle_half) {
     for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc) {
       uint32_t n = batches_to_drain(g_transfer[s][sc], g_transfer_seen[s][sc], idle_half);
       for (; n > 0; --n) {
-        void* b = g_transfer[s][sc].pop();
+        uint32_t got;
+        void* b = g_transfer[s][sc].pop(&got);
         if (!b) break;
         g_central[sc].insert_range(b);
       }
@@ -133,7 +136,7 @@ size_t small_free_bytes() {
 size_t small_transfer_bytes() {
   size_t total = 0;
   for (uint32_t sc = 1; sc <= kNumSmallClasses; ++sc)
-    for (auto& shard : g_transfer) total += shard[sc].batches() * batch_bytes(sc);
+    for (auto& shard : g_transfer) total += size_t{shard[sc].objects()} * class_info(sc).size;
   return total;
 }
 

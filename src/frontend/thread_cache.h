@@ -214,10 +214,11 @@ MM_INLINE bool dealloc_medium_fast(void* p) {
 }
 
 // A live thread's bin's count, read from another thread: 0 while it changes max.
+// (room is negative while a bin holds a chain longer than its limit: cache_refill.)
 inline uint32_t bin_count_racy(const Bin& b) {
-  int32_t room = __atomic_load_n(&b.room, __ATOMIC_RELAXED);
-  uint32_t max = __atomic_load_n(&b.max, __ATOMIC_RELAXED);
-  return room >= 0 && static_cast<uint32_t>(room) <= max ? max - static_cast<uint32_t>(room) : 0;
+  int64_t room = __atomic_load_n(&b.room, __ATOMIC_RELAXED);
+  int64_t count = int64_t{__atomic_load_n(&b.max, __ATOMIC_RELAXED)} - room;
+  return count >= 0 && count <= UINT32_MAX ? static_cast<uint32_t>(count) : 0;
 }
 
 // The bins up to 1 KiB share MYMALLOC_TCACHE_BYTES; the bins of bigger medium

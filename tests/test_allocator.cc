@@ -501,3 +501,27 @@ TEST_CASE(
   }
   thread_cache_flush(&t_cache);
 }
+
+TEST_CASE("thread cache: a request over 1 KiB whose bin is empty takes the next class's chunk") {
+  thread_cache_flush(&t_cache);
+  const uint32_t bin = kFirstBigBin + 20;  // a class of some KiB
+  REQUIRE(bin + 1 < kNumBins);
+  void* big = alloc(bin_size(bin + 1));
+  REQUIRE(big != nullptr);
+  fill(big, bin_size(bin + 1), 9);
+  CHECK(check(big, bin_size(bin + 1), 9));
+  dealloc(big);
+  stash_drain(&t_cache);  // the free waits in the stash until then
+  REQUIRE(t_cache.bins[bin + 1].count() == 1);
+  REQUIRE(t_cache.bins[bin].count() == 0);
+  // A request of the class below: its own bin is empty, the chunk one class up
+  // (at most a class step, an eighth, bigger) is taken instead of the heap's.
+  void* p = alloc(bin_size(bin) - 100);
+  CHECK(p == big);
+  CHECK(t_cache.bins[bin + 1].count() == 0);
+  CHECK(usable_size(p) >= bin_size(bin));
+  fill(p, bin_size(bin) - 100, 4);
+  CHECK(check(p, bin_size(bin) - 100, 4));
+  dealloc(p);
+  thread_cache_flush(&t_cache);
+}

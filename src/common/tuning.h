@@ -45,6 +45,14 @@ constexpr uint32_t kSmallBinCap = 65536;
 // Medium frees waiting in a thread's stash before it is drained: a bad free is
 // reported at most this many frees later.
 constexpr uint32_t kStashMax = 16;
+// A block that realloc moves to grow, or grows in place into a free neighbour,
+// takes this share of its size more (old + old / kReallocHeadroomDiv), so that a
+// string grown by small appends is copied or re-fitted O(log n) times. A quarter
+// (tcmalloc's) -> a half: realloc_mix's strings alone (64 strings appended to,
+// restarted at about 10 KB) 0.1478 -> 0.1303 s, tcmalloc 0.1324; realloc_mix
+// 20000 rounds 0.0486 -> 0.0448 (alternating medians of 9); a whole doubling
+// gained 3% more.
+constexpr size_t kReallocHeadroomDiv = 2;
 // Caches of exited threads kept whole for the next thread to take over, for at
 // most this long (then their objects go down a tier: they are a cache, not a pool).
 constexpr uint32_t kMaxParked = 8;

@@ -333,11 +333,12 @@ __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
     if (resize_in_place(p, cls, s, n)) return p;
     old = usable_size(p);
   }
-  // A block that has to move to grow gets a quarter more room, so that a string
-  // or buffer grown by small appends is copied O(log n) times, not O(n); the
-  // exact size is the fallback when the heap cannot give the headroom.
+  // A block that has to move to grow gets half its size more room (tuning.h), so
+  // that a string or buffer grown by small appends is copied O(log n) times, not
+  // O(n); the exact size is the fallback when the heap cannot give the headroom.
   void* q = nullptr;
-  if (n > old && old + old / 4 > n) q = alloc_quiet(old + old / 4);
+  size_t roomy = old + old / kReallocHeadroomDiv;
+  if (n > old && roomy > n) q = alloc_quiet(roomy);
   if (!q) q = alloc(n);
   if (!q) return nullptr;  // the old block stays intact
   size_t keep = old < n ? old : n;

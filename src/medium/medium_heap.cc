@@ -271,13 +271,14 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   Chunk* n = c->next();
   if (n->in_use() || cur + n->size() < new_csize) return false;
   // Grow into the free right neighbour, splitting off what is not needed. Like a
-  // move, growth takes a quarter more room where the neighbour has it, so that a
-  // string grown by small appends comes back here O(log n) times, not O(n).
+  // move, growth takes half its size more room where the neighbour has it
+  // (kReallocHeadroomDiv), so that a string grown by small appends comes back
+  // here O(log n) times, not O(n).
   bin_remove(reinterpret_cast<FreeChunk*>(n));
   size_t total = cur + n->size();
   // A neighbour shorter than that gives what it has: taking the exact size
   // brought the next append straight back here.
-  size_t want = align_up(cur + cur / 4, 16);
+  size_t want = align_up(cur + cur / kReallocHeadroomDiv, 16);
   if (want > total) want = total;
   if (want < new_csize) want = new_csize;
   size_t keep = total - want >= kMinChunk ? want : total;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/config.h"
+#include "common/tuning.h"
 #include "frontend/allocator.h"
 #include "frontend/cache_budget.h"
 #include "frontend/pressure.h"
@@ -405,10 +406,11 @@ TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also acros
   }
 }
 
-TEST_CASE("cache budget: a thread keeps at most 2.1 MiB of chunks over 1 KiB") {
+TEST_CASE("cache budget: a thread keeps at most its budget of chunks over 1 KiB") {
   thread_cache_flush(&t_cache);
-  // 40 chunks of every class from 1 KiB to 64 KiB, contents checked, all freed:
-  // the bins keep what their caps allow (32 KiB or two batches each), the rest
+  // 40 chunks of every class from 1 KiB to 64 KiB (30 MiB), contents checked,
+  // all freed: the bins keep what their caps (256 KiB or two batches each) and
+  // their budget (kBigBudgetScale x MYMALLOC_TCACHE_BYTES, 4 MiB) allow; the rest
   // goes back to the heap.
   std::vector<void*> v;
   for (int round = 0; round < 40; ++round)
@@ -423,11 +425,16 @@ TEST_CASE("cache budget: a thread keeps at most 2.1 MiB of chunks over 1 KiB") {
     CHECK(check(v[i], bin_size(b), b));
     dealloc(v[i]);
   }
+  stash_drain(&t_cache);
   size_t cached = 0;
-  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b)
+  for (uint32_t b = kFirstBigBin; b < kNumBins; ++b) {
     cached += size_t{t_cache.bins[b].count()} * bin_size(b);
-  CHECK(cached > (1900u << 10));
-  CHECK(cached <= 2202240);  // the caps' sum: 2.1 MiB
+    CHECK(t_cache.bins[b].count() <= t_cache.bins[b].max);
+  }
+  const size_t budget = kBigBudgetScale * g_config.tcache_bytes;
+  CHECK(t_cache.max_bytes[1] <= budget);
+  CHECK(cached <= budget);
+  CHECK(cached > budget * 3 / 4);  // past the old caps (two chunks of 16 KiB up: 2.1 MiB)
   thread_cache_flush(&t_cache);
 }
 

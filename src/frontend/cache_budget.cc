@@ -11,7 +11,8 @@ namespace {
 // (tuning.h).
 constexpr uint32_t make_bin_cap(uint32_t bin) {
   if (is_small_class(bin)) return kSmallBinCap;
-  uint32_t by_bytes = bin ? static_cast<uint32_t>(kMediumBinBytes / bin_size(bin)) : 0;
+  size_t bytes = bin >= kFirstBigBin ? kBigBinBytes : kMediumBinBytes;
+  uint32_t by_bytes = bin ? static_cast<uint32_t>(bytes / bin_size(bin)) : 0;
   uint32_t two_batches = 2 * class_info(bin).batch;
   return by_bytes > two_batches ? by_bytes : two_batches;
 }

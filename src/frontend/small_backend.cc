@@ -93,8 +93,9 @@ int small_fetch(uint32_t sc, void** head, int n) {
   return g_central[sc].remove_range(head, n, group_of_thread());
 }
 
-void small_return(uint32_t sc, void* head, int n) {
-  if (static_cast<uint32_t>(n) >= class_info(sc).batch) {
+void small_return(uint32_t sc, void* head, int n, bool long_chain) {
+  uint32_t batch = class_info(sc).batch;
+  if (static_cast<uint32_t>(n) == batch || (long_chain && static_cast<uint32_t>(n) > batch)) {
     for (uint32_t i = 0; i < kShards; ++i) {
       BatchStack& stack = shard_choice(i, sc);
       if (stack.push(head, static_cast<uint32_t>(n))) return;

@@ -11,8 +11,11 @@ void small_backend_init();
 // taken, 0 only when the page heap cannot grow.
 int small_fetch(uint32_t sc, void** head, int n);
 // Moves a chain of n objects of class sc down a tier: a whole batch to a transfer
-// cache when one has room, anything else to the central free list.
-void small_return(uint32_t sc, void* head, int n);
+// cache when one has room, anything else to the central free list. With
+// long_chain, any chain of a batch or more goes to a transfer cache (a full bin's
+// older objects, cache_overflow): the objects of flushes, scavenges and exits go
+// to their slabs, which may then go back to the page heap.
+void small_return(uint32_t sc, void* head, int n, bool long_chain = false);
 // Moves batches from the transfer caches to the central lists (which give wholly
 // free slabs to the page heap): all of them, or half of each idle cache's.
 void small_return_transfer(bool idle_half);

@@ -84,10 +84,12 @@ void tc_destroy(void* arg) {
 // tc may be null (a parked cache): medium chunks then go straight to their heaps.
 // A whole batch whose first chunk belongs to another thread's heap goes to the
 // medium transfer cache instead, for the next thread that allocates that size.
-void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n) {
+// long_chain: slab objects in a chain longer than a batch may wait in a transfer
+// cache too (small_return).
+void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n, bool long_chain = false) {
   count_returned(tc, bin, static_cast<uint64_t>(n));
   if (is_small_class(bin)) {
-    small_return(bin, head, n);
+    small_return(bin, head, n, long_chain);
     return;
   }
   if (tc && static_cast<uint32_t>(n) == class_info(bin).batch &&
@@ -175,7 +177,7 @@ void return_older(ThreadCache* tc, uint32_t bin, uint32_t keep) {
   else
     b.head = nullptr;
   b.remove(n);
-  return_chain(tc, bin, older, static_cast<int>(n));
+  return_chain(tc, bin, older, static_cast<int>(n), true);
 }
 }  // namespace
 

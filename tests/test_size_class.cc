@@ -64,3 +64,11 @@ TEST_CASE("size classes: medium classes over 1 KiB, eight per doubling, floor an
   }
   CHECK(cached_bin_floor(kBigCachedMax + kBigCachedMax / 8) == 0);
 }
+
+TEST_CASE("size classes: the tables over 1 KiB agree with the formulas") {
+  for (size_t n = kCachedMax + 1; n <= kBigCachedMax; ++n)
+    REQUIRE(big_cached_bin(n) == cached_bin(n));
+  for (size_t payload = kCachedMax + 16; payload < kBigCachedMax + kBigCachedMax / kBigPerDoubling;
+       payload += 16)
+    REQUIRE(big_cached_bin_floor(payload) == cached_bin_floor(payload));
+}

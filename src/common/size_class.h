@@ -38,6 +38,21 @@ MM_INLINE constexpr uint32_t cached_bin(size_t n) {
   auto j = static_cast<uint32_t>((n - (size_t{1} << lg) + (size_t{1} << shift) - 1) >> shift);
   return kFirstBigBin + (lg - 10) * kBigPerDoubling + j - 1;
 }
+// cached_bin of a request over kCachedMax, as a table by (n - 1) / 128: class
+// bounds above 1 KiB are multiples of 128 (the finest step, 1..2 KiB's). One load
+// where the formula above takes a bit scan and five shifts (alloc_slow).
+constexpr size_t kBigBinStep = kCachedMax / kBigPerDoubling;
+struct BigBinTable {
+  uint8_t bin[kBigCachedMax / kBigBinStep];
+  constexpr BigBinTable() : bin() {
+    for (size_t i = kCachedMax / kBigBinStep; i < sizeof bin; ++i)
+      bin[i] = static_cast<uint8_t>(cached_bin(i * kBigBinStep + 1));
+  }
+};
+inline constexpr BigBinTable kBigBinTable{};
+MM_INLINE uint32_t big_cached_bin(size_t n) {  // kCachedMax < n <= kBigCachedMax
+  return kBigBinTable.bin[(n - 1) / kBigBinStep];
+}
 // The bin a free medium chunk of this payload (a multiple of 16 above kSmallMax)
 // can be cached in: the largest class it holds, and so less than a class step
 // bigger than that class. 0: too big for any.
@@ -49,6 +64,21 @@ MM_INLINE constexpr uint32_t cached_bin_floor(size_t payload) {
   auto j = static_cast<uint32_t>((payload - (size_t{1} << lg)) >> shift);  // 0..7
   // j == 0 (a power of two) is the previous doubling's last class: bin 64 for 1 KiB.
   return kFirstBigBin + (lg - 10) * kBigPerDoubling + j - 1;
+}
+
+// cached_bin_floor of a payload over kCachedMax below its limit, as a table by
+// payload / 128 (no class bound lies strictly between two multiples of 128).
+struct BigBinFloorTable {
+  uint8_t bin[(kBigCachedMax + kBigCachedMax / kBigPerDoubling) / kBigBinStep];
+  constexpr BigBinFloorTable() : bin() {
+    for (size_t i = kCachedMax / kBigBinStep; i < sizeof bin; ++i)
+      bin[i] = static_cast<uint8_t>(cached_bin_floor(i * kBigBinStep));
+  }
+};
+inline constexpr BigBinFloorTable kBigBinFloorTable{};
+// kCachedMax < payload < kBigCachedMax + kBigCachedMax / kBigPerDoubling.
+MM_INLINE uint32_t big_cached_bin_floor(size_t payload) {
+  return kBigBinFloorTable.bin[payload / kBigBinStep];
 }
 
 // The class byte the pagemap keeps for every page (and the flat class map for the

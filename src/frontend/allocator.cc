@@ -99,35 +99,40 @@ void check_large(void* p, Span* s, const char* func) {
   if (p != s->base()) fatal(func, "invalid pointer", p);
 }
 
-// One attempt, without pressure relief and without touching errno: for optional
-// headroom.
+// One attempt, without pressure relief and without touching errno: for headroom.
 void* alloc_quiet(size_t n) {
   ErrnoKeeper keep;
   return alloc_once(n);
 }
-}  // namespace
 
-void* alloc_slow(size_t n) {
+__attribute__((noinline)) void* alloc_slow_rest(size_t n) {
   if (MM_UNLIKELY(g_config.check)) return checked_alloc(n, 0);
-  // The fast path counted requests up to kCachedMax (it subtracts before it looks
-  // at the bin); larger ones are counted here. n > kMaxRequest fails below.
+  // The fast path counted requests up to kCachedMax; larger ones count here.
   if (n > kCachedMax && n <= kMaxRequest) t_cache.sample_left -= static_cast<int64_t>(n);
   if (MM_UNLIKELY(t_cache.sample_left < 0))
     if (void* p = prof_sample_alloc(n)) return p;
-  // A medium request in a class of its own (over 1 KiB): its bin first, without
-  // alloc_unchecked's housekeeping, then the next class's, whose chunks are at most
-  // a class step (an eighth) bigger. These bins hold two chunks or so each, so a
-  // program whose requests of some KiB vary found its own bin empty about half of
-  // the time and went to its heap, while a neighbouring bin was full and gave its
-  // next free to the heap as well (realloc_mix's junk, 1 in 8 of up to 64 KiB:
-  // heap fetches 22.7k -> 10.6k per 2M operations; realloc_mix 0.0485 -> 0.0448 s).
-  if (n > kCachedMax && binned(n)) {
-    uint32_t bin = cached_bin(n);
-    if (void* p = bin_take(t_cache.bins[bin])) return p;
-    if (bin + 1 < kNumBins)
-      if (void* p = bin_take(t_cache.bins[bin + 1])) return p;
-  }
   return alloc_unchecked(n);
+}
+}  // namespace
+
+void* alloc_slow(size_t n) {
+  // A medium request in a class of its own (over 1 KiB): its bin, then the next
+  // class's (docs/architecture.md), with no stack frame; counted for the heap
+  // profiler here only when a bin serves it, else by alloc_slow_rest.
+  if (MM_LIKELY(n - (kCachedMax + 1) < kBigCachedMax - kCachedMax && n <= g_config.medium_max &&
+                !g_config.check)) {
+    int64_t left = t_cache.sample_left - static_cast<int64_t>(n);
+    if (MM_LIKELY(left >= 0)) {
+      Bin* b = &t_cache.bins[big_cached_bin(n)];
+      void* p = bin_take(b[0]);
+      if (!p && b + 1 < &t_cache.bins[kNumBins]) p = bin_take(b[1]);
+      if (p) {
+        t_cache.sample_left = left;
+        return p;
+      }
+    }
+  }
+  return alloc_slow_rest(n);
 }
 
 void* alloc_unchecked(size_t n) {

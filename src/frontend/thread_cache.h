@@ -217,7 +217,7 @@ MM_INLINE Bin* medium_cache_bin(Bin* bins, void* p) {
                : nullptr;
   if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax &&
       tag == (used_magic(size) | kChunkInUse))
-    return &bins[cached_bin_floor(payload)];
+    return &bins[big_cached_bin_floor(payload)];
   return nullptr;
 }
 

@@ -119,8 +119,7 @@ void* alloc_slow(size_t n) {
   // A medium request in a class of its own (over 1 KiB): its bin, then the next
   // class's (docs/architecture.md), with no stack frame; counted for the heap
   // profiler here only when a bin serves it, else by alloc_slow_rest.
-  if (MM_LIKELY(n - (kCachedMax + 1) < kBigCachedMax - kCachedMax && n <= g_config.medium_max &&
-                !g_config.check)) {
+  if (MM_LIKELY(n > kCachedMax && binned(n) && !g_config.check)) {
     int64_t left = t_cache.sample_left - static_cast<int64_t>(n);
     if (MM_LIKELY(left >= 0)) {
       Bin* b = &t_cache.bins[big_cached_bin(n)];

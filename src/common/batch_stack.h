@@ -8,10 +8,12 @@
 // chain (a whole bin but its newest batch, so that an overflow walks one batch and
 // not every object it gives back). The head object's second word (or another, see
 // set_link_word) links to the next batch, and the word after that holds the
-// chain's length. Every class is at least 16 bytes, so both words exist. ABA is prevented by the
-// {pointer, tag} CAS: a pop that read a stale head->second-word fails because the tag moved on.
-// That stale read may touch an object already handed to a user; it is harmless because slab memory
-// is never unmapped (the page heap only madvises).
+// chain's length: the lock-free form needs objects of at least 32 bytes (the
+// allocator's stacks link through word 2); 16-byte objects use the locked form
+// (use_slots), which keeps heads and lengths in arrays. ABA is prevented by the
+// {pointer, tag} CAS: a pop that read a stale head->second-word fails because the
+// tag moved on. That stale read may touch an object already handed to a user; it
+// is harmless because slab memory is never unmapped (the page heap only madvises).
 #pragma once
 #include "assert.h"
 #include "common.h"

@@ -532,3 +532,65 @@ TEST_CASE("thread cache: a request over 1 KiB whose bin is empty takes the next 
   dealloc(p);
   thread_cache_flush(&t_cache);
 }
+
+TEST_CASE("stash drain: exactly the valid in-use headers of cached sizes find a bin") {
+  alignas(16) static uint64_t buf[4];
+  void* p = &buf[2];  // a chunk whose header is buf[0..1]
+  Bin* bins = t_cache.bins;
+  auto bin_for = [&](uint64_t head) {
+    buf[1] = head;
+    return medium_cache_bin(bins, p);
+  };
+  for (uint64_t size = 16; size <= kBigCachedMax + 4096; size += 16) {
+    uint64_t valid = size | used_magic(size) | kChunkInUse;
+    uint64_t payload = size - kChunkHeader;
+    Bin* want = nullptr;
+    if (payload > kSmallMax && payload <= kCachedMax)
+      want = &bins[payload / 16];
+    else if (payload > kCachedMax && payload <= kBigCachedMax)
+      want = &bins[big_cached_bin_floor(payload)];
+    CHECK(bin_for(valid) == want);
+    // Anything else goes to the checked slow path: free or sentinel chunks,
+    // flags that only free chunks carry, a size changed with its magic kept
+    // (an overflow), a magic of another size, no magic at all.
+    CHECK(bin_for(size | kMagicFree) == nullptr);
+    CHECK(bin_for(valid | kChunkSentinel) == nullptr);
+    CHECK(bin_for(valid | kChunkPurged) == nullptr);
+    CHECK(bin_for(valid | kChunkSeen) == nullptr);
+    CHECK(bin_for(valid & ~kChunkInUse) == nullptr);
+    for (uint64_t bit = 16; bit <= (uint64_t{1} << 20); bit <<= 1)
+      CHECK(bin_for(valid ^ bit) == nullptr);
+    CHECK(bin_for(size | kChunkInUse) == nullptr);
+  }
+}
+
+TEST_CASE("stash drain: a medium free that finds the stash full drains it, itself included") {
+  thread_cache_flush(&t_cache);
+  std::vector<void*> v;
+  for (uint32_t i = 0; i < 3 * kStashMax + 5; ++i) {
+    v.push_back(alloc(300 + 16 * (i % 4)));
+    REQUIRE(v.back() != nullptr);
+    fill(v.back(), 300, i);
+  }
+  uint32_t before[4];
+  for (uint32_t k = 0; k < 4; ++k) before[k] = t_cache.bins[size_bin(300 + 16 * k)].count();
+  for (uint32_t i = 0; i < v.size(); ++i) {
+    CHECK(check(v[i], 300, i));
+    dealloc(v[i]);
+    // The stash holds at most kStashMax; a free that finds it full drains it.
+    CHECK(t_cache.bins[kClsMedium].count() == (i + 1) % (kStashMax + 1));
+  }
+  stash_drain(&t_cache);
+  uint32_t cached = 0;
+  for (uint32_t k = 0; k < 4; ++k)
+    cached += t_cache.bins[size_bin(300 + 16 * k)].count() - before[k];
+  CHECK(cached == v.size());
+  // Each comes back from its bin, contents intact until then.
+  std::vector<void*> w;
+  for (uint32_t i = 0; i < v.size(); ++i) w.push_back(alloc(300 + 16 * (i % 4)));
+  std::sort(v.begin(), v.end());
+  std::sort(w.begin(), w.end());
+  CHECK(v == w);
+  for (void* q : w) dealloc(q);
+  thread_cache_flush(&t_cache);
+}

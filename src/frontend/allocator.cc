@@ -148,11 +148,6 @@ void dealloc_bin_full(void* p) {
   dealloc_unchecked(p);
 }
 
-void dealloc_refused(void* p) {
-  ++t_cache.bins[class_of_fast(page_of(p))].room;
-  dealloc_bin_full(p);
-}
-
 void dealloc_unchecked(void* p) { dealloc_with_class(p, class_of_fast(page_of(p))); }
 
 // A medium chunk whose stash is full (or whose thread has none yet, or that is

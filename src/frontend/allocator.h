@@ -17,7 +17,8 @@
 // free(p)
 //   dealloc_fast: class byte of p's page (flat class map) indexes a bin:
 //     slab class -> push onto its bin          (bin full: dealloc_bin_full)
-//     medium     -> push onto the stash        (stash full: dealloc_bin_full)
+//     medium     -> push onto the stash        (stash full: dealloc_refused
+//                   links it and drains the stash: stash_drain)
 //     none/large -> the always-full bin        -> dealloc_bin_full
 //   dealloc_bin_full(p): reads the class byte again -> dealloc_with_class
 //   dealloc_with_class(p, cls): the bin again; a medium chunk drains the stash

@@ -184,16 +184,31 @@ MM_INLINE bool bin_push(Bin& b, void* p) {
   return false;
 }
 
-// The in-use header (magic and flag) of every chunk size up to kCachedMax of
-// payload, by size / 16: the stash drain compares a chunk's header with its
-// entry (churn: 16.4M instructions in the drain per 3M steps, 17.5M with
-// Chunk::valid_used_head, 19.1M when used_magic was a multiplicative hash).
+// The whole in-use header word of every chunk of 288..1040 bytes (payloads
+// 272..1024: the bins up to 1 KiB), in 16-byte entries at the byte offset of the
+// header's bits 4..10. A valid header of such a chunk equals its entry; no other
+// header does (a bigger chunk differs in the bits above 10; the entries of other
+// sizes hold ~size, whose bits 4..10 differ from the offset's). One compare checks
+// the size range, the magic and the flags, and the offset is the bin's: the stash
+// drain spent 29 instructions a chunk with a range test and a table of magics.
 struct UsedHeads {
-  uint64_t h[(kCachedMax + kChunkHeader) / 16 + 1];
-  constexpr UsedHeads() : h() {
-    for (uint64_t i = 0; i < sizeof h / sizeof h[0]; ++i) h[i] = used_magic(16 * i) | kChunkInUse;
+  struct Entry {
+    uint64_t head, unused;
+  };
+  static constexpr uint64_t kOffsetMask = 0x7f0;  // bits 4..10 of a header: sizes below 2 KiB
+  Entry e[kOffsetMask / 16 + 1];
+  constexpr UsedHeads() : e() {
+    for (uint64_t i = 0; i < sizeof e / sizeof e[0]; ++i) {
+      uint64_t size = 16 * i;
+      bool binned = size > kSmallMax + kChunkHeader && size <= kCachedMax + kChunkHeader;
+      e[i] = Entry{binned ? size | used_magic(size) | kChunkInUse : ~size, 0};
+    }
+  }
+  MM_INLINE uint64_t at(uint64_t offset) const {
+    return *reinterpret_cast<const uint64_t*>(reinterpret_cast<const char*>(e) + offset);
   }
 };
+static_assert(kCachedMax + kChunkHeader <= UsedHeads::kOffsetMask, "the table covers the bins");
 inline constexpr UsedHeads kUsedHeads{};
 
 // The bin (of bins) a medium chunk may be cached in, or nullptr: its header must be
@@ -203,20 +218,18 @@ inline constexpr UsedHeads kUsedHeads{};
 MM_INLINE Bin* medium_cache_bin(Bin* bins, void* p) {
   static_assert(sizeof(Bin) == 16 && kFirstBigBin == kCachedMax / 16 + 1);
   uint64_t head = Chunk::of(p)->head();
+  // Nothing but the chunk's own header is read: its right neighbour's line may be
+  // another thread's (reading its tag here cost larson 40% at two threads).
+  uint64_t offset = head & UsedHeads::kOffsetMask;
+  if (MM_LIKELY(head == kUsedHeads.at(offset)))
+    return reinterpret_cast<Bin*>(reinterpret_cast<char*>(bins) + offset - kChunkHeader);
+  // Over 1 KiB: exactly an in-use header, its magic that of its size (a size
+  // word forged by an overflow, magic kept, is not: chunk.h) and no other flag.
+  // A size out of range goes to the slow path, which checks it fully.
   size_t size = head & ~(kMagicMask | kChunkFlagMask);
   size_t payload = size - kChunkHeader;
-  // An in-use header whose magic matches its size (a size word forged by an
-  // overflow, magic kept, does not: chunk.h). Nothing but the chunk's own header
-  // is read: its right neighbour's line may be another thread's (reading its tag
-  // here cost larson 40% at two threads). A size out of both ranges is refused
-  // before its magic is looked at: the slow path checks it fully.
-  uint64_t tag = head & (kMagicMask | kChunkInUse | kChunkSentinel);
-  if (MM_LIKELY(payload - (kSmallMax + 1) < kCachedMax - kSmallMax))
-    return tag == kUsedHeads.h[size >> 4]
-               ? reinterpret_cast<Bin*>(reinterpret_cast<char*>(bins) + payload)
-               : nullptr;
   if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax &&
-      tag == (used_magic(size) | kChunkInUse))
+      head == (size | used_magic(size) | kChunkInUse))
     return &bins[big_cached_bin_floor(payload)];
   return nullptr;
 }

@@ -16,6 +16,7 @@ struct FakeOs {
   size_t gap_next = 0;    // bytes to skip before the next grow (non-contiguous)
   size_t grow_calls = 0;
   std::vector<std::pair<void*, size_t>> purged;
+  std::vector<std::pair<void*, size_t>> populated;
   uint32_t clock_ms = 0;  // the page heap's clock, moved by tests
 
   ~FakeOs() { free(arena); }
@@ -32,6 +33,9 @@ struct FakeOs {
   static void purge(void* ctx, void* p, size_t bytes) {
     static_cast<FakeOs*>(ctx)->purged.emplace_back(p, bytes);
   }
+  static void populate(void* ctx, void* p, size_t bytes) {
+    static_cast<FakeOs*>(ctx)->populated.emplace_back(p, bytes);
+  }
   static uint32_t now_ms(void* ctx) { return static_cast<FakeOs*>(ctx)->clock_ms; }
   // Decommit is recorded as a purge; commit fails while refuse_commit is set.
   bool refuse_commit = false;
@@ -44,7 +48,7 @@ struct FakeOs {
   bool data_limited = true;
   static bool limited(void* ctx) { return static_cast<FakeOs*>(ctx)->data_limited; }
   mm::PageSource source() {
-    return mm::PageSource{grow, purge, decommit, commit, now_ms, limited, this};
+    return mm::PageSource{grow, purge, populate, decommit, commit, now_ms, limited, this};
   }
   uintptr_t first_page() const { return mm::page_of(arena); }
 };

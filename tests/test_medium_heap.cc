@@ -290,3 +290,24 @@ TEST_CASE("medium heap: random sizes, splits and purges keep every live chunk in
   }
   CHECK(f.h.stats().used_bytes == 0);
 }
+
+TEST_CASE("medium heap: a new region's start and each extension are mapped in one call") {
+  Fixture f;
+  void* p = f.alloc(1000);
+  REQUIRE(p != nullptr);
+  // The region's first 32 KiB, where the first chunks are carved.
+  REQUIRE(f.os.populated.size() == 1);
+  char* base = static_cast<char*>(f.os.populated[0].first);
+  CHECK(f.os.populated[0].second == kRegionGrowMin);
+  CHECK(base == reinterpret_cast<char*>(Chunk::of(p)));
+  // Growing past the region's 128 KiB extends it in place: the pages added are
+  // populated, each range right after the one before.
+  std::vector<void*> v{p};
+  while (f.os.populated.size() < 3) v.push_back(f.alloc(1000));
+  CHECK(f.h.stats().regions == 1);
+  CHECK(static_cast<char*>(f.os.populated[1].first) == base + kRegionMin);
+  CHECK(f.os.populated[1].second >= kRegionGrowMin);
+  CHECK(static_cast<char*>(f.os.populated[2].first) ==
+        static_cast<char*>(f.os.populated[1].first) + f.os.populated[1].second);
+  for (void* q : v) f.free(q);
+}

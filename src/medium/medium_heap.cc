@@ -328,6 +328,7 @@ bool MediumHeap::extend_region(Span* r, size_t csize, bool may_grow) {
   }
   size_t added = r->bytes() - old_bytes;
   region_bytes_ += added;
+  ph_->populate_range(reinterpret_cast<void*>(r->base() + old_bytes), added);  // carved next
   // The old sentinel becomes the header of the new free space.
   Chunk* fresh = sentinel;
   fresh->set_free(added);
@@ -351,6 +352,9 @@ bool MediumHeap::new_region(size_t csize, size_t pages) {
   ++regions_;
   auto* first = reinterpret_cast<Chunk*>(r->base());
   size_t body = r->bytes() - kChunkHeader;
+  // The first chunks come from its start: as much as an extension adds.
+  size_t soon = want > kRegionGrowMin ? want : kRegionGrowMin;
+  ph_->populate_range(first, soon < r->bytes() ? soon : r->bytes());
   first->prev_size = 0;
   first->set_free(body);
   auto* sentinel = reinterpret_cast<Chunk*>(r->base() + body);

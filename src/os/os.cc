@@ -74,6 +74,16 @@ void purge(void* p, size_t bytes) {
   madvise(p, bytes, MADV_DONTNEED);
 }
 
+bool populate(void* p, size_t bytes) {
+  constexpr int kPopulateWrite = 23;  // MADV_POPULATE_WRITE, missing from older headers
+  static bool unsupported = false;    // EINVAL once: not asked again
+  if (__atomic_load_n(&unsupported, __ATOMIC_RELAXED)) return false;
+  ErrnoKeeper keep;
+  if (madvise(p, bytes, kPopulateWrite) == 0) return true;
+  if (errno == EINVAL) __atomic_store_n(&unsupported, true, __ATOMIC_RELAXED);
+  return false;
+}
+
 void* map(size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;

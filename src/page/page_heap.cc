@@ -10,12 +10,13 @@ namespace mm {
 namespace {
 void* os_grow(void*, size_t bytes) { return os::grow(bytes); }
 void os_purge(void*, void* p, size_t bytes) { os::purge(p, bytes); }
+void os_populate(void*, void* p, size_t bytes) { os::populate(p, bytes); }
 bool os_decommit(void*, void* p, size_t bytes) { return os::decommit(p, bytes); }
 bool os_commit(void*, void* p, size_t bytes) { return os::commit(p, bytes); }
 uint32_t os_now_ms(void*) { return os::now_ms(); }
 bool os_limited(void*) { return os::data_limited(); }
-constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_decommit, os_commit,
-                                                      os_now_ms, os_limited, nullptr});
+constinit PageHeap g_page_heap(&g_pagemap, PageSource{os_grow, os_purge, os_populate, os_decommit,
+                                                      os_commit, os_now_ms, os_limited, nullptr});
 }  // namespace
 
 PageHeap& page_heap() { return g_page_heap; }

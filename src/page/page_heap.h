@@ -24,8 +24,9 @@ namespace mm {
 
 // Where pages come from. The real one is the os layer; unit tests pass a fake.
 struct PageSource {
-  void* (*grow)(void* ctx, size_t bytes);           // kPageSize-aligned, or nullptr
-  void (*purge)(void* ctx, void* p, size_t bytes);  // give pages to the OS
+  void* (*grow)(void* ctx, size_t bytes);              // kPageSize-aligned, or nullptr
+  void (*purge)(void* ctx, void* p, size_t bytes);     // give pages to the OS
+  void (*populate)(void* ctx, void* p, size_t bytes);  // map them now: os::populate
   // Under a data limit: give pages and their RLIMIT_DATA charge back (the range
   // stays readable); false if it could not. commit makes such a range writable
   // again; false when the limit refuses.
@@ -105,6 +106,7 @@ class PageHeap {
   // Gives the pages of [p, p + bytes) to the OS; they read as zero afterwards. For
   // a tier's own free memory (free chunks inside medium regions). No lock.
   void purge_range(void* p, size_t bytes) { src_.purge(src_.ctx, p, bytes); }
+  void populate_range(void* p, size_t bytes) { src_.populate(src_.ctx, p, bytes); }
   uint32_t now_ms() { return src_.now_ms(src_.ctx); }
   uint32_t decay_ms() const { return decay_ms_; }
   size_t purge_threshold_bytes() const { return threshold_pages() << kPageShift; }

@@ -309,5 +309,16 @@ TEST_CASE("medium heap: a new region's start and each extension are mapped in on
   CHECK(f.os.populated[1].second >= kRegionGrowMin);
   CHECK(static_cast<char*>(f.os.populated[2].first) ==
         static_cast<char*>(f.os.populated[1].first) + f.os.populated[1].second);
+  // A second region (a span in the way of the first) is mapped whole: the heap is
+  // growing.
+  Span* block = f.ph.alloc(1, SpanState::kLarge, kClsLarge);
+  size_t before = f.os.populated.size();
+  while (f.h.stats().regions < 2) v.push_back(f.alloc(1000));
+  REQUIRE(f.os.populated.size() == before + 1);
+  Span* second = f.ph.pagemap()->span_of(f.os.populated.back().first);
+  REQUIRE(second != nullptr);
+  CHECK(f.os.populated.back().first == reinterpret_cast<void*>(second->base()));
+  CHECK(f.os.populated.back().second == second->bytes());
   for (void* q : v) f.free(q);
+  f.ph.free(block);
 }

@@ -352,9 +352,9 @@ bool MediumHeap::new_region(size_t csize, size_t pages) {
   ++regions_;
   auto* first = reinterpret_cast<Chunk*>(r->base());
   size_t body = r->bytes() - kChunkHeader;
-  // The first chunks come from its start: as much as an extension adds.
-  size_t soon = want > kRegionGrowMin ? want : kRegionGrowMin;
-  ph_->populate_range(first, soon < r->bytes() ? soon : r->bytes());
+  // Carved next: a heap's first region as far as an extension adds, later ones whole.
+  size_t ahead = want > kRegionGrowMin ? want : kRegionGrowMin;
+  ph_->populate_range(first, regions_ > 1 || ahead > r->bytes() ? r->bytes() : ahead);
   first->prev_size = 0;
   first->set_free(body);
   auto* sentinel = reinterpret_cast<Chunk*>(r->base() + body);

@@ -155,3 +155,27 @@ TEST_CASE(
     }
   }
 }
+
+TEST_CASE("central free list: a new slab's pages are mapped in one call") {
+  FakeOs os;
+  static Pagemap pm;
+  PageHeap ph(&pm, os.source());
+  ph.set_grow_step(1);
+  CentralFreeList cfl;
+  const uint32_t cls = 16;  // 256-byte objects: a slab of several pages
+  cfl.init(cls, &ph);
+  void* head = nullptr;
+  REQUIRE(cfl.remove_range(&head, 4) == 4);
+  Span* slab = pm.span_of(head);
+  REQUIRE(slab != nullptr);
+  REQUIRE(os.populated.size() == 1);
+  CHECK(os.populated[0].first == reinterpret_cast<void*>(slab->base()));
+  CHECK(os.populated[0].second == slab->bytes());
+  // Objects carved from the same slab map nothing more.
+  void* more = nullptr;
+  REQUIRE(cfl.remove_range(&more, 4) == 4);
+  CHECK(pm.span_of(more) == slab);
+  CHECK(os.populated.size() == 1);
+  cfl.insert_range(head);
+  cfl.insert_range(more);
+}

@@ -47,7 +47,9 @@ Span* CentralFreeList::new_slab(uint32_t group) {
   s->allocated = 0;
   s->returned = 0;
   for (uint64_t& w : s->freebits) w = 0;
-  s->bump = s->objs;  // objects are carved lazily: untouched pages stay untouched
+  s->bump = s->objs;  // objects are carved lazily, batch by batch
+  // Its pages in one call rather than a fault each as batches are linked (os.h).
+  ph_->populate_range(reinterpret_cast<void*>(s->base()), s->bytes());
   return s;
 }
 

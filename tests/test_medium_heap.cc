@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 #include <string.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
@@ -266,10 +267,21 @@ TEST_CASE("medium heap: random sizes, splits and purges keep every live chunk in
   for (int op = 0; op < 20000; ++op) {
     if (live.size() < 400 && rnd() % 3 != 0) {
       size_t n = 300 + rnd() % (rnd() % 8 == 0 ? 200000 : 5000);
-      auto* p = static_cast<unsigned char*>(f.alloc(n));
-      REQUIRE(p);
-      memset(p, static_cast<int>(n & 0xff), n);
-      live.push_back({p, n});
+      void* run[16];
+      int k = 1;
+      if (rnd() % 4 == 0) {  // a thread cache's refill: a run of one size
+        LockGuard g(f.h.lock());
+        k = f.h.alloc_run(chunk_size_for(n), static_cast<int>(1 + rnd() % 16), run);
+      } else {
+        run[0] = f.alloc(n);
+      }
+      REQUIRE(k > 0);
+      for (int i = 0; i < k; ++i) {
+        auto* p = static_cast<unsigned char*>(run[i]);
+        REQUIRE(p);
+        memset(p, static_cast<int>(n & 0xff), n);
+        live.push_back({p, n});
+      }
     } else if (!live.empty()) {
       size_t i = rnd() % live.size();
       Live l = live[i];
@@ -321,4 +333,44 @@ TEST_CASE("medium heap: a new region's start and each extension are mapped in on
   CHECK(f.os.populated.back().second == second->bytes());
   for (void* q : v) f.free(q);
   f.ph.free(block);
+}
+
+TEST_CASE("medium heap: a run of chunks is carved in address order, holes first") {
+  Fixture f;
+  const size_t cs = chunk_size_for(300);
+  void* run[16];
+  int k;
+  {
+    LockGuard g(f.h.lock());
+    k = f.h.alloc_run(cs, 16, run);
+  }
+  REQUIRE(k == 16);
+  for (int i = 1; i < 16; ++i)
+    CHECK(static_cast<char*>(run[i]) == static_cast<char*>(run[i - 1]) + cs);
+  for (int i = 0; i < 16; ++i) CHECK(f.csize(run[i]) == cs);
+  CHECK(f.h.stats().used_bytes == 16 * cs);
+  // The rest of the fit went back to a bin: the next chunk follows the run.
+  void* next = f.alloc(300);
+  CHECK(static_cast<char*>(next) == static_cast<char*>(run[15]) + cs);
+  // Holes of one chunk each (every other chunk freed): a run takes them all
+  // (each an exact fit), then carves the rest from the top.
+  for (int i = 0; i < 16; i += 2) f.free(run[i]);
+  void* again[12];
+  {
+    LockGuard g(f.h.lock());
+    k = f.h.alloc_run(cs, 12, again);
+  }
+  REQUIRE(k == 12);
+  std::vector<void*> holes, got(again, again + 12);
+  for (int i = 0; i < 16; i += 2) holes.push_back(run[i]);
+  std::sort(got.begin(), got.end());
+  for (void* h : holes) CHECK(std::binary_search(got.begin(), got.end(), h));
+  for (int i = 8; i < 12; ++i) CHECK(static_cast<char*>(again[i]) > static_cast<char*>(next));
+  for (int i = 0; i < 12; ++i) {
+    memset(again[i], 0x5a, 300);
+    f.free(again[i]);
+  }
+  for (int i = 1; i < 16; i += 2) f.free(run[i]);
+  f.free(next);
+  CHECK(f.h.stats().used_bytes == 0);
 }

@@ -88,16 +88,22 @@ void* medium_alloc(MediumHeap* heap, size_t csize) {
 
 int medium_alloc_batch(MediumHeap* heap, size_t csize, void** head, int n) {
   return with_heap(heap, [&](MediumHeap* h) {
+    constexpr int kRun = 16;  // a batch of the bins up to 1 KiB at most (size_class.h)
+    void* run[kRun];
     int got = 0;
     void* last = nullptr;
-    for (; got < n; ++got) {
-      void* p = h->alloc(csize);
-      if (!p) break;
-      if (last)
-        next_of(last) = p;
-      else
-        *head = p;
-      last = p;
+    while (got < n) {
+      int want = n - got < kRun ? n - got : kRun;
+      int k = h->alloc_run(csize, want, run);
+      for (int i = 0; i < k; ++i) {
+        if (last)
+          next_of(last) = run[i];
+        else
+          *head = run[i];
+        last = run[i];
+      }
+      got += k;
+      if (k < want) break;
     }
     if (last) next_of(last) = nullptr;
     return got;

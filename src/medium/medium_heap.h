@@ -58,6 +58,10 @@ class MediumHeap {
 
   // All of these need lock() held.
   void* alloc(size_t csize);  // nullptr when the page heap cannot grow
+  // Up to n chunks of csize (payloads into out) for a thread cache's refill, carved
+  // one after another from each fit found (medium_run.cc). Fewer only when the
+  // page heap cannot grow.
+  int alloc_run(size_t csize, int n, void** out);
   void free_chunk(Chunk* c);
   bool resize_in_place(Chunk* c, size_t new_csize);
   void drain_remote();
@@ -91,6 +95,7 @@ class MediumHeap {
   void bin_remove(FreeChunk* f);
   FreeChunk* find_fit(size_t csize);
   void* carve(FreeChunk* f, size_t csize);
+  int carve_run(FreeChunk* f, size_t csize, int n, void** out);
   // Makes the bytes of c from keep to total (c's old size) a free chunk, unbinned;
   // c's own header is the caller's.
   static FreeChunk* split_tail(Chunk* c, size_t keep, size_t total);

@@ -75,14 +75,6 @@ FreeChunk* MediumHeap::find_fit(size_t csize) {
   return nullptr;
 }
 
-FreeChunk* MediumHeap::split_tail(Chunk* c, size_t keep, size_t total) {
-  auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
-  rest->prev_size = keep;
-  rest->set_free(total - keep);
-  rest->next()->prev_size = total - keep;
-  return reinterpret_cast<FreeChunk*>(rest);
-}
-
 void* MediumHeap::carve(FreeChunk* f, size_t csize) {
   bin_remove(f);
   Chunk* c = &f->hdr;

@@ -2,11 +2,21 @@
 // Carved one by one, each chunk unlinked its fit from a free list and linked the
 // remainder into another (two writes to neighbouring free chunks' lines each);
 // a run takes the fit once, carves as many chunks as it holds in address order and
-// links what is left once. See docs/architecture.md, "medium tier".
+// links what is left once. Also the split that carve and realloc use. See
+// docs/architecture.md, "medium tier".
 #include "../common/assert.h"
 #include "medium_heap.h"
 
 namespace mm {
+
+FreeChunk* MediumHeap::split_tail(Chunk* c, size_t keep, size_t total) {
+  auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
+  rest->prev_size = keep;
+  rest->set_free(total - keep);
+  // The right neighbour by total, not by reading back the size (that load stalled).
+  reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + total)->prev_size = total - keep;
+  return reinterpret_cast<FreeChunk*>(rest);
+}
 
 int MediumHeap::alloc_run(size_t csize, int n, void** out) {
   int got = 0;

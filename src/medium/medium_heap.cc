@@ -17,13 +17,13 @@ size_t MediumHeap::free_bin_of(size_t csize) {
   return idx < kNumFreeBins ? idx : kNumFreeBins - 1;
 }
 
-void MediumHeap::bin_insert(FreeChunk* f) {
+void MediumHeap::bin_insert(FreeChunk* f, size_t size) {
   // Boundary tags agree and a binned chunk has no free neighbour: it was merged.
-  MM_ASSERT(f->hdr.valid_free() && f->hdr.size() >= kMinChunk && f->hdr.size() % 16 == 0);
+  MM_ASSERT(f->hdr.valid_free() && f->hdr.size() == size && size >= kMinChunk && size % 16 == 0);
   MM_ASSERT(f->hdr.next()->prev_size == f->hdr.size());
   MM_ASSERT(f->hdr.next()->in_use());
   MM_ASSERT(f->hdr.prev_size == 0 || f->hdr.prev()->in_use());
-  size_t b = free_bin_of(f->hdr.size());
+  size_t b = free_bin_of(size);
   f->set_prev(nullptr);
   f->set_next(bins_[b]);
   if (bins_[b]) bins_[b]->set_prev(f);
@@ -75,31 +75,9 @@ FreeChunk* MediumHeap::find_fit(size_t csize) {
   return nullptr;
 }
 
-void* MediumHeap::carve(FreeChunk* f, size_t csize) {
-  bin_remove(f);
-  Chunk* c = &f->hdr;
-  size_t have = c->size();
-  MM_ASSERT(have >= csize && csize >= kMinChunk);
-  size_t keep = have - csize >= kMinChunk ? csize : have;
-  c->set_used(keep);
-  used_bytes_ += keep;
-  if (keep < have) bin_insert(split_tail(c, keep, have));
-  // A stale thread-cache token from an earlier life of this address must not make
-  // the chunk look cached (and its first free a double free).
-  static_cast<uintptr_t*>(c->payload())[1] = 0;
-  return c->payload();
-}
-
 void* MediumHeap::alloc(size_t csize) {
-  freed_since_alloc_ = 0;
-  if (MM_UNLIKELY(has_remote())) drain_remote();
-  FreeChunk* f = find_fit(csize);
-  if (!f) {
-    if (!grow(csize)) return nullptr;
-    f = find_fit(csize);
-    if (!f) return nullptr;
-  }
-  return carve(f, csize);
+  void* p = nullptr;
+  return alloc_run(csize, 1, &p) ? p : nullptr;
 }
 
 void MediumHeap::check_tags(Chunk* c, const char* func) {
@@ -277,7 +255,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   c->set_used(keep);
   used_bytes_ += keep - cur;
   if (keep < total)
-    bin_insert(split_tail(c, keep, total));
+    bin_insert(split_tail(c, keep, total), total - keep);
   else
     c->next()->prev_size = keep;
   return true;

@@ -91,10 +91,13 @@ class MediumHeap {
 
  private:
   static size_t free_bin_of(size_t csize);
-  void bin_insert(FreeChunk* f);
+  // size: f's, where the caller has just written it (split_tail): reading it back
+  // from f's cold line stalled.
+  void bin_insert(FreeChunk* f, size_t size);
+  void bin_insert(FreeChunk* f) { bin_insert(f, f->hdr.size()); }
   void bin_remove(FreeChunk* f);
   FreeChunk* find_fit(size_t csize);
-  void* carve(FreeChunk* f, size_t csize);
+  // Up to n chunks of csize from f, one after another; the rest goes back to a bin.
   int carve_run(FreeChunk* f, size_t csize, int n, void** out);
   // Makes the bytes of c from keep to total (c's old size) a free chunk, unbinned;
   // c's own header is the caller's.

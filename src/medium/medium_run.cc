@@ -2,8 +2,8 @@
 // Carved one by one, each chunk unlinked its fit from a free list and linked the
 // remainder into another (two writes to neighbouring free chunks' lines each);
 // a run takes the fit once, carves as many chunks as it holds in address order and
-// links what is left once. Also the split that carve and realloc use. See
-// docs/architecture.md, "medium tier".
+// links what is left once; alloc is a run of one. Also the split that realloc
+// uses. See docs/architecture.md, "medium tier".
 #include "../common/assert.h"
 #include "medium_heap.h"
 
@@ -34,7 +34,6 @@ int MediumHeap::alloc_run(size_t csize, int n, void** out) {
   return got;
 }
 
-// As carve, repeated on the remainder while it holds csize and n wants more.
 int MediumHeap::carve_run(FreeChunk* f, size_t csize, int n, void** out) {
   bin_remove(f);
   Chunk* c = &f->hdr;
@@ -45,13 +44,15 @@ int MediumHeap::carve_run(FreeChunk* f, size_t csize, int n, void** out) {
     size_t keep = have - csize >= kMinChunk ? csize : have;
     c->set_used(keep);
     used_bytes_ += keep;
-    static_cast<uintptr_t*>(c->payload())[1] = 0;  // no stale cache token (carve)
+    // A stale thread-cache token from an earlier life of this address must not make
+    // the chunk look cached (and its first free a double free).
+    static_cast<uintptr_t*>(c->payload())[1] = 0;
     out[got++] = c->payload();
     if (keep == have) return got;
     FreeChunk* rest = split_tail(c, keep, have);
     have -= keep;
     if (got == n || have < csize) {
-      bin_insert(rest);
+      bin_insert(rest, have);
       return got;
     }
     c = &rest->hdr;

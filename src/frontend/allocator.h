@@ -78,7 +78,7 @@ MM_INLINE void dealloc_fast(void* p) {
   MM_PIN_REG("+r", bp);
   Bin& b = *bp;
   if (MM_LIKELY(--b.room >= 0)) {
-    if (MM_LIKELY(passes_start_check(p, start_check_of(b)) && !is_cached_chunk(p))) {
+    if (MM_LIKELY(may_link(b, p))) {
       bin_link(b, p);
       return;
     }

@@ -249,8 +249,7 @@ void dealloc_refused(void* p) {
   // A medium chunk that found the stash full (room 0 and a head: in checking
   // mode, or without a cache, the stash is empty) and passes free's checks
   // joins it, and the stash drains: one medium free in 17 comes here.
-  if (cls == kClsMedium && b.room == 0 && b.head != nullptr &&
-      passes_start_check(p, start_check_of(b)) && !is_cached_chunk(p)) {
+  if (cls == kClsMedium && b.room == 0 && b.head != nullptr && may_link(b, p)) {
     bin_link(b, p);
     return stash_drain(&t_cache);
   }

@@ -132,6 +132,11 @@ MM_INLINE uintptr_t& cache_token_slot(void* p) { return static_cast<uintptr_t*>(
 MM_INLINE uintptr_t cache_token(const void*) { return g_token_secret; }
 MM_INLINE bool is_cached_chunk(void* p) { return cache_token_slot(p) == cache_token(p); }
 MM_INLINE void mark_cached(void* p) { cache_token_slot(p) = cache_token(p); }
+// What free checks before it links p into bin b (room aside): p is one of b's
+// object starts (start_check_of, below) and not free already (its token).
+MM_INLINE bool may_link(const Bin& b, void* p) {
+  return passes_start_check(p, start_check_of(b)) && !is_cached_chunk(p);
+}
 
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;

@@ -206,7 +206,7 @@ struct UsedHeads {
     for (uint64_t i = 0; i < sizeof e / sizeof e[0]; ++i) {
       uint64_t size = 16 * i;
       bool binned = size > kSmallMax + kChunkHeader && size <= kCachedMax + kChunkHeader;
-      e[i] = Entry{binned ? size | used_magic(size) | kChunkInUse : ~size, 0};
+      e[i] = Entry{binned ? used_head(size) : ~size, 0};
     }
   }
   MM_INLINE uint64_t at(uint64_t offset) const {
@@ -233,8 +233,7 @@ MM_INLINE Bin* medium_cache_bin(Bin* bins, void* p) {
   // A size out of range goes to the slow path, which checks it fully.
   size_t size = head & ~(kMagicMask | kChunkFlagMask);
   size_t payload = size - kChunkHeader;
-  if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax &&
-      head == (size | used_magic(size) | kChunkInUse))
+  if (payload - (kCachedMax + 1) < kBigCachedMax - kCachedMax && head == used_head(size))
     return &bins[big_cached_bin_floor(payload)];
   return nullptr;
 }

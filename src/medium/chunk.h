@@ -32,6 +32,11 @@ constexpr uint64_t kMagicUsed = uint64_t{0x6d6d} << kMagicShift;  // "mm", mixed
 MM_INLINE constexpr uint64_t used_magic(uint64_t size) {
   return kMagicUsed ^ (size << (kMagicShift - 4));
 }
+// The whole header word of an in-use chunk of this size: what set_used writes and
+// what the stash drain compares a header with.
+MM_INLINE constexpr uint64_t used_head(uint64_t size) {
+  return size | used_magic(size) | kChunkInUse;
+}
 constexpr uint64_t kMagicFree = uint64_t{0x4646} << kMagicShift;  // "FF"
 constexpr uint64_t kMagicMask = uint64_t{0xffff} << kMagicShift;
 constexpr size_t kChunkHeader = 16;
@@ -57,13 +62,11 @@ struct Chunk {
   }
   bool valid_used() const { return valid_used_head(head()); }
   bool valid_free() const { return (head() & (kMagicMask | kChunkInUse)) == kMagicFree; }
-  void set_used(size_t sz) { set_head(sz | used_magic(sz) | kChunkInUse); }
+  void set_used(size_t sz) { set_head(used_head(sz)); }
   void set_free(size_t sz) { set_head(sz | kMagicFree); }
   bool has_flag(uint64_t f) const { return head() & f; }
   void add_flag(uint64_t f) { set_head(head() | f); }
-  void set_sentinel() {
-    set_head(kChunkHeader | used_magic(kChunkHeader) | kChunkInUse | kChunkSentinel);
-  }
+  void set_sentinel() { set_head(used_head(kChunkHeader) | kChunkSentinel); }
   Chunk* next() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) + size()); }
   Chunk* prev() { return reinterpret_cast<Chunk*>(reinterpret_cast<char*>(this) - prev_size); }
   void* payload() { return reinterpret_cast<char*>(this) + kChunkHeader; }

@@ -34,6 +34,7 @@
 #pragma once
 #include "../common/common.h"
 #include "thread_cache.h"
+#include "tls_bin.h"
 
 namespace mm {
 
@@ -49,12 +50,24 @@ MM_INLINE void* alloc_fast(size_t n) {
     // The heap profiler's count (profile.h): below zero, this allocation may be
     // sampled, and alloc_slow decides. Larger requests are counted there.
     if (MM_LIKELY((t_cache.sample_left -= static_cast<int64_t>(n)) >= 0)) {
-      Bin* bp = &t_cache_bin(n);  // bin 0 (n == 0) is always empty
-      // The bin's address in rcx leaves rax to the object, which is returned
-      // there: GCC otherwise loads it elsewhere and moves it (one instruction).
-      MM_PIN_REG("+c", bp);
-      void* p = bin_take(*bp);
-      if (MM_LIKELY(p != nullptr)) return p;
+      // Bins and classes are 16 bytes apart: the bin of n is at byte offset
+      // (n + 15) & ~15 of the bins, one add and one and (bin 0, n == 0, is
+      // always empty).
+      static_assert(sizeof(Bin) == 16, "the bin of n is at the rounded size");
+      const TlsBin<1> b{t_cache_tp_offset(), (n + 15) & ~size_t{15}};
+      void* p = b.head();
+      // Returned in rax: GCC otherwise keeps it elsewhere and moves it (one
+      // instruction).
+      MM_PIN_REG("+a", p);
+      if (MM_LIKELY(p != nullptr)) {
+        check_head(p);
+        MM_ASSERT(b.bin().count() > 0);  // a non-empty list has a count
+        void* next = next_of(p);
+        b.took_one();
+        b.set_head(next);
+        cache_token_slot(p) = 0;  // handed out: no longer free (bin_link)
+        return p;
+      }
     }
   }
   return alloc_slow(n);
@@ -71,15 +84,12 @@ MM_INLINE void dealloc_fast(void* p) {
   // Then p must pass its class's start check (a slab object's start; the stash's
   // chunks 16-byte alignment), and not be free already (its token).
   static_assert(sizeof(Bin) == 8 * kFlatClassScale, "the scaled class byte * 8 is a bin offset");
-  Bin* bp = reinterpret_cast<Bin*>(reinterpret_cast<char*>(t_cache.bins) +
-                                   size_t{class_scaled_fast(page_of(p))} * 8);
-  // One address for the bin and the entry beside it: without this GCC derives
-  // each from the thread pointer separately (4 instructions more).
-  MM_PIN_REG("+r", bp);
-  Bin& b = *bp;
-  if (MM_LIKELY(--b.room >= 0)) {
-    if (MM_LIKELY(may_link(b, p))) {
-      bin_link(b, p);
+  const TlsBin<8> b{t_cache_tp_offset(), class_scaled_fast(page_of(p))};
+  if (MM_LIKELY(b.took_place())) {
+    if (MM_LIKELY(b.passes_start_check(p) && !is_cached_chunk(p))) {
+      mark_cached(p);  // bin_link, with the bin reached from the thread pointer
+      *static_cast<uintptr_t*>(p) = b.link_to_head(link_mask(p));
+      b.set_head(p);
       return;
     }
   }

@@ -138,15 +138,19 @@ MM_INLINE bool may_link(const Bin& b, void* p) {
   return passes_start_check(p, start_check_of(b)) && !is_cached_chunk(p);
 }
 
+// Every object is 16-byte aligned. A bin's head is checked before it is used or
+// handed out: a misaligned one was freed so by the program (free(p + 8)), or is a
+// link a use-after-free write forged, which decodes to garbage (see next_of) and
+// is refused here, one malloc before it would be followed.
+MM_INLINE void check_head(void* p) {
+  if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15))
+    fatal("malloc", "corrupted free list or misaligned free of", p);
+}
+
 MM_INLINE void* bin_pop(Bin& b) {
   void* p = b.head;
   if (MM_LIKELY(p != nullptr)) {
-    // Every object is 16-byte aligned. The head is checked before it is used or
-    // handed out: a misaligned one was freed so by the program (free(p + 8)), or
-    // is a link a use-after-free write forged, which decodes to garbage (see
-    // next_of) and is refused here, one malloc before it would be followed.
-    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15))
-      fatal("malloc", "corrupted free list or misaligned free of", p);
+    check_head(p);
     void* next = next_of(p);
     b.head = next;
     MM_ASSERT(b.count() > 0);  // a non-empty list has a count
@@ -160,13 +164,6 @@ MM_INLINE void* bin_take(Bin& b) {
   void* p = bin_pop(b);
   if (MM_LIKELY(p != nullptr)) cache_token_slot(p) = 0;
   return p;
-}
-
-// Bins are 16 bytes, as are size classes: the bin of n is at byte offset
-// (n + 15) & ~15 of the array, one add and one and.
-static_assert(sizeof(Bin) == 16, "t_cache_bin relies on 16-byte bins");
-MM_INLINE Bin& t_cache_bin(size_t n) {
-  return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(t_cache.bins) + ((n + 15) & ~size_t{15}));
 }
 
 // Every object freed into a bin (slab objects, medium chunks, the stash) gets the

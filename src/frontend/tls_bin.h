@@ -1,0 +1,121 @@
+// A bin of this thread's cache as malloc's and free's fast paths reach it: by
+// t_cache's offset from the thread pointer (tp: initial-exec TLS, one load from
+// the GOT) and the bin's offset from t_cache divided by kScale (ix: malloc's
+// rounded size, scale 1; free's class byte, scale 8). On x86-64 each access is
+// then one instruction with an %fs-relative operand, %fs:disp(tp, ix, kScale).
+// Through a pointer, GCC first forms the bin's address - loads %fs:0 and adds
+// both offsets - which cost malloc and free two instructions each: 58 -> 54 per
+// malloc+free pair (ci/instr-per-pair.sh).
+//
+// GCC does not address TLS with an index register itself, so the accesses are
+// one-instruction asm statements. Each names t_cache as a memory operand ("m" to
+// read, "+m" to write), which orders it against every other access to the
+// cache with no instruction and no barrier for the rest of memory. Sanitizer
+// builds and other architectures take the same calls through the bin's address.
+#pragma once
+#include <stddef.h>
+
+#include "thread_cache.h"
+
+namespace mm {
+
+static_assert(offsetof(ThreadCache, bins) == 0,
+              "a bin's offset from t_cache is its offset in bins");
+
+#if defined(__x86_64__) && !defined(MYMALLOC_SANITIZER_BUILD)
+#define MM_TLS_BIN_ASM 1
+// The operand of field kDisp bytes into the bin: %fs:kDisp(tp, ix, kScale).
+#define MM_TLS_AT "%%fs:%c[d](%[tp],%[ix],%c[s])"
+#define MM_TLS_IN(disp) [tp] "r"(tp), [ix] "r"(ix), [d] "i"(disp), [s] "i"(kScale)
+#endif
+
+template <unsigned kScale>
+struct TlsBin {
+  uintptr_t tp;  // t_cache's offset from the thread pointer
+  uintptr_t ix;  // the bin's offset from t_cache / kScale
+
+  // Starts entry (thread_cache.h) of this bin, relative to the bin.
+  static constexpr size_t kStart = offsetof(ThreadCache, starts) - offsetof(ThreadCache, bins);
+
+  MM_INLINE void* head() const {
+#ifdef MM_TLS_BIN_ASM
+    void* v;
+    asm("mov " MM_TLS_AT ", %[v]" : [v] "=r"(v) : MM_TLS_IN(offsetof(Bin, head)), "m"(t_cache));
+    return v;
+#else
+    return bin().head;
+#endif
+  }
+  MM_INLINE void set_head(void* v) const {
+#ifdef MM_TLS_BIN_ASM
+    asm("mov %[v], " MM_TLS_AT : "+m"(t_cache) : [v] "r"(v), MM_TLS_IN(offsetof(Bin, head)));
+#else
+    bin().head = v;
+#endif
+  }
+  // The link a freed object stores in its first word to the present head
+  // (common.h), from the object's link mask: one xor with the head in memory.
+  MM_INLINE uintptr_t link_to_head(uintptr_t mask) const {
+#ifdef MM_TLS_BIN_ASM
+    asm("xor " MM_TLS_AT ", %[x]"
+        : [x] "+r"(mask)
+        : MM_TLS_IN(offsetof(Bin, head)), "m"(t_cache)
+        : "cc");
+    return mask;
+#else
+    return reinterpret_cast<uintptr_t>(bin().head) ^ mask;
+#endif
+  }
+  // One object out: its place back in the room.
+  MM_INLINE void took_one() const {
+#ifdef MM_TLS_BIN_ASM
+    asm("addl $1, " MM_TLS_AT : "+m"(t_cache) : MM_TLS_IN(offsetof(Bin, room)) : "cc");
+#else
+    bin().remove(1);
+#endif
+  }
+  // Takes a place for one object in: false when the bin was full (room < 0 now).
+  MM_INLINE bool took_place() const {
+#ifdef MM_TLS_BIN_ASM
+    bool full;
+    asm("subl $1, " MM_TLS_AT : "+m"(t_cache), "=@ccs"(full) : MM_TLS_IN(offsetof(Bin, room)));
+    return !full;
+#else
+    return --bin().room >= 0;
+#endif
+  }
+  // passes_start_check (thread_cache.h) against this bin's entry: imul and cmp,
+  // each with its operand in the cache.
+  MM_INLINE bool passes_start_check(const void* p) const {
+#ifdef MM_TLS_BIN_ASM
+    uint64_t x = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p));
+    bool below;
+    asm("imul " MM_TLS_AT ", %[x]"
+        : [x] "+r"(x)
+        : MM_TLS_IN(kStart + offsetof(StartCheck, m)), "m"(t_cache)
+        : "cc");
+    asm("cmp %[x], " MM_TLS_AT
+        : "=@ccb"(below)
+        : [x] "r"(x), MM_TLS_IN(kStart + offsetof(StartCheck, limit)), "m"(t_cache));
+    return !below;
+#else
+    return mm::passes_start_check(p, start_check_of(bin()));
+#endif
+  }
+  MM_INLINE Bin& bin() const {
+    return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(&t_cache) + ix * kScale);
+  }
+};
+
+#undef MM_TLS_AT
+#undef MM_TLS_IN
+#undef MM_TLS_BIN_ASM
+
+// t_cache's offset from the thread pointer: GCC folds the difference to the GOT
+// load of the initial-exec offset.
+MM_INLINE uintptr_t t_cache_tp_offset() {
+  return reinterpret_cast<uintptr_t>(&t_cache) -
+         reinterpret_cast<uintptr_t>(__builtin_thread_pointer());
+}
+
+}  // namespace mm

@@ -594,3 +594,32 @@ TEST_CASE("stash drain: a medium free that finds the stash full drains it, itsel
   for (void* q : w) dealloc(q);
   thread_cache_flush(&t_cache);
 }
+
+TEST_CASE("realloc: a medium chunk moved away from goes back to its heap, not to the cache") {
+  thread_cache_flush(&t_cache);
+  const uint32_t bin = cached_bin(20000);
+  void* p = alloc(20000);
+  void* neighbour = alloc(20000);  // in use: p cannot grow in place into it
+  REQUIRE(p != nullptr);
+  REQUIRE(neighbour != nullptr);
+  fill(p, 20000, 11);
+  // Grown past its chunk and past the free space behind it (if the neighbour was
+  // carved elsewhere, p may grow in place: then nothing moved).
+  void* q = realloc_block(p, 100000);
+  REQUIRE(q != nullptr);
+  CHECK(check(q, 20000, 11));
+  stash_drain(&t_cache);
+  if (q != p) {
+    CHECK(t_cache.bins[bin].count() == 0);  // before: the chunk waited in its bin
+    // The heap has it: a chunk of its size comes from there, p's place first
+    // among the fits of that size, or elsewhere; either way it is a live chunk.
+    void* r = alloc(20000);
+    REQUIRE(r != nullptr);
+    fill(r, 20000, 12);
+    CHECK(check(q, 20000, 11));
+    dealloc(r);
+  }
+  dealloc(q);
+  dealloc(neighbour);
+  thread_cache_flush(&t_cache);
+}

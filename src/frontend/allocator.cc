@@ -200,8 +200,7 @@ void dealloc_slow(void* p, uint8_t cls) {
       cache_overflow(tc, cached_bin_floor(payload), p);  // a class holds every such payload
       return;
     }
-    count_returned(tc, medium_count_class(payload), 1);
-    medium_free(thread_heap(tc), c);
+    medium_free(tc, c);
     return;
   }
   if (cls == kClsLarge) {
@@ -323,14 +322,16 @@ __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
   // radix walk unless its heap's lock is taken; anything else is checked fully.
   uint8_t cls = kClsMedium;
   size_t old;
-  if (Chunk* c = medium_chunk_fast(p)) {
-    if (medium_resize(p, c, n, nullptr)) return p;
-    old = c->size() - kChunkHeader;
+  Chunk* medium = medium_chunk_fast(p);
+  if (medium) {
+    if (medium_resize(p, medium, n, nullptr)) return p;
+    old = medium->size() - kChunkHeader;
   } else {
     Span* s = span_checked(p, "realloc", &cls);
     if (is_small_class(cls)) check_small(p, s, "realloc");
-    if (resize_in_place(p, cls, s, n)) return p;
+    if (resize_in_place(p, cls, s, n)) return p;  // a medium chunk: medium_chunk checked it
     old = usable_size(p);
+    if (cls == kClsMedium) medium = Chunk::of(p);
   }
   // A block that has to move to grow gets half its size more room (tuning.h), so
   // that a string or buffer grown by small appends is copied O(log n) times, not
@@ -350,7 +351,10 @@ __attribute__((noinline)) void* realloc_slow(void* p, size_t n) {
       !os::move_pages(p, q, moved))
     moved = 0;
   memcpy(static_cast<char*>(q) + moved, static_cast<char*>(p) + moved, keep - moved);
-  dealloc(p);
+  // A medium chunk moved away from goes back to its heap to merge, not into the
+  // thread cache: a growing buffer leaves sizes it does not come back to, and
+  // cached they held pages the heap could reuse (docs/architecture.md, realloc).
+  medium ? medium_free(thread_cache_setup(), medium) : dealloc(p);
   return q;
 }
 

@@ -140,10 +140,11 @@ void remote_free(MediumHeap* h, Chunk* c) {
 }
 }  // namespace
 
-void medium_free(MediumHeap* mine, Chunk* c) {
+void medium_free(ThreadCache* tc, Chunk* c) {
+  count_returned(tc, medium_count_class(c->size() - kChunkHeader), 1);
   void* p = c->payload();
   next_of(p) = nullptr;  // a chain of one
-  medium_free_chain(mine, p);
+  medium_free_chain(thread_heap(tc), p);
 }
 
 void medium_free_chain(MediumHeap* mine, void* head) {

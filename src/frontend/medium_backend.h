@@ -20,7 +20,9 @@ MediumHeap* thread_heap(ThreadCache* tc);
 // heap may be nullptr (a thread whose cache is gone): a heap is borrowed for the call.
 void* medium_alloc(MediumHeap* heap, size_t csize);
 int medium_alloc_batch(MediumHeap* heap, size_t csize, void** head, int n);
-void medium_free(MediumHeap* mine, Chunk* c);
+// A checked chunk back to its heap, past the thread cache (tc's heap's lock, an
+// orphan's, or the owner's remote stack), counted as returned; tc may be nullptr.
+void medium_free(ThreadCache* tc, Chunk* c);
 // Frees a chain of payloads linked through their first word.
 void medium_free_chain(MediumHeap* mine, void* head);
 // Validated chunk of a medium pointer, or a fatal error naming func.

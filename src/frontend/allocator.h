@@ -86,10 +86,8 @@ MM_INLINE void dealloc_fast(void* p) {
   static_assert(sizeof(Bin) == 8 * kFlatClassScale, "the scaled class byte * 8 is a bin offset");
   const TlsBin<8> b{t_cache_tp_offset(), class_scaled_fast(page_of(p))};
   if (MM_LIKELY(b.took_place())) {
-    if (MM_LIKELY(b.passes_start_check(p) && !is_cached_chunk(p))) {
-      mark_cached(p);  // bin_link, with the bin reached from the thread pointer
-      *static_cast<uintptr_t*>(p) = b.link_to_head(link_mask(p));
-      b.set_head(p);
+    if (MM_LIKELY(b.may_link(p))) {
+      b.link(p);
       return;
     }
   }

@@ -102,6 +102,24 @@ struct TlsBin {
     return mm::passes_start_check(p, start_check_of(bin()));
 #endif
   }
+  // may_link and bin_link (thread_cache.h) on this bin, room aside: what free
+  // checks before it links p, and the link.
+  MM_INLINE bool may_link(void* p) const {
+#ifdef MM_TLS_BIN_ASM
+    return passes_start_check(p) && !is_cached_chunk(p);
+#else
+    return mm::may_link(bin(), p);
+#endif
+  }
+  MM_INLINE void link(void* p) const {
+#ifdef MM_TLS_BIN_ASM
+    mark_cached(p);
+    *static_cast<uintptr_t*>(p) = link_to_head(link_mask(p));
+    set_head(p);
+#else
+    bin_link(bin(), p);
+#endif
+  }
   MM_INLINE Bin& bin() const {
     return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(&t_cache) + ix * kScale);
   }

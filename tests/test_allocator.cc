@@ -409,8 +409,8 @@ TEST_CASE("allocator: medium chunks up to 64 KiB are cached by class, also acros
 TEST_CASE("cache budget: a thread keeps at most its budget of chunks over 1 KiB") {
   thread_cache_flush(&t_cache);
   // 40 chunks of every class from 1 KiB to 64 KiB (30 MiB), contents checked,
-  // all freed: the bins keep what their caps (256 KiB or two batches each) and
-  // their budget (kBigBudgetScale x MYMALLOC_TCACHE_BYTES, 4 MiB) allow; the rest
+  // all freed: the bins keep what their caps (256 KiB or 16 chunks each) and
+  // their budget (kBigBudgetScale x MYMALLOC_TCACHE_BYTES, 8 MiB) allow; the rest
   // goes back to the heap.
   std::vector<void*> v;
   for (int round = 0; round < 40; ++round)

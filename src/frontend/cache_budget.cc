@@ -7,14 +7,14 @@
 namespace mm {
 
 namespace {
-// Slab bins are bounded by the byte budget, medium bins by bytes and batches
-// (tuning.h).
+// Slab bins are bounded by the byte budget, medium bins by bytes, but never below
+// two batches, or kBigBinMinChunks chunks over 1 KiB (tuning.h).
 constexpr uint32_t make_bin_cap(uint32_t bin) {
   if (is_small_class(bin)) return kSmallBinCap;
   size_t bytes = bin >= kFirstBigBin ? kBigBinBytes : kMediumBinBytes;
   uint32_t by_bytes = bin ? static_cast<uint32_t>(bytes / bin_size(bin)) : 0;
-  uint32_t two_batches = 2 * class_info(bin).batch;
-  return by_bytes > two_batches ? by_bytes : two_batches;
+  uint32_t least = bin >= kFirstBigBin ? kBigBinMinChunks : 2 * class_info(bin).batch;
+  return by_bytes > least ? by_bytes : least;
 }
 struct BinCaps {  // a table: grow_max runs at every refill and overflow
   uint32_t cap[kNumBins];

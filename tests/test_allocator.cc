@@ -438,6 +438,33 @@ TEST_CASE("cache budget: a thread keeps at most its budget of chunks over 1 KiB"
   thread_cache_flush(&t_cache);
 }
 
+TEST_CASE("cache budget: a bin of chunks over 1 KiB holds kBigBinMinChunks of them") {
+  // Its count walks at random as the program's blocks come and go; a bin capped at
+  // kBigBinBytes (four chunks of 64 KiB) met its bound every few frees, each a trip
+  // through the coalescing heap.
+  thread_cache_flush(&t_cache);
+  const size_t n = kBigCachedMax;
+  const uint32_t bin = big_cached_bin(n);
+  REQUIRE(kBigBinBytes / bin_size(bin) < kBigBinMinChunks);
+  std::vector<void*> v;
+  for (uint32_t i = 0; i < kBigBinMinChunks; ++i) {
+    void* p = alloc(n);
+    REQUIRE(p != nullptr);
+    fill(p, n, i);
+    v.push_back(p);
+  }
+  for (uint32_t i = 0; i < v.size(); ++i) {
+    CHECK(check(v[i], n, i));
+    dealloc(v[i]);
+  }
+  stash_drain(&t_cache);
+  CHECK(t_cache.bins[bin].count() == kBigBinMinChunks);
+  for (uint32_t i = 0; i < kBigBinMinChunks; ++i) v[i] = alloc(n);  // all from the bin
+  CHECK(t_cache.bins[bin].count() == 0);
+  for (void* p : v) dealloc(p);
+  thread_cache_flush(&t_cache);
+}
+
 TEST_CASE("cache budget: a lowered limit gives back whole batches") {
   thread_cache_flush(&t_cache);
   const uint32_t bin = 3;  // 48-byte objects

@@ -26,7 +26,7 @@ constexpr size_t kMediumTransferBytes = 64 * 1024;
 // slower. Heap-limit calloc test: +128 KiB peak VmData (+4.4% over glibc).
 constexpr size_t kMediumBinBytes = 32 * 1024;
 // The bins of chunks over 1 KiB (kFirstBigBin on) each hold at most this many
-// bytes (but two batches); their budget (kBigBudgetScale) binds first when many
+// bytes (but kBigBinMinChunks chunks, below); their budget (kBigBudgetScale) binds first when many
 // classes are in use. With 32 KiB, as the bins up to 1 KiB, a class of 16 KiB or
 // more held two chunks, and a program whose blocks of some KiB come and go in
 // varying sizes went to its heap at a third of its requests: blocks of 1..64 KiB,

@@ -26,14 +26,14 @@ constexpr size_t kMediumTransferBytes = 64 * 1024;
 // slower. Heap-limit calloc test: +128 KiB peak VmData (+4.4% over glibc).
 constexpr size_t kMediumBinBytes = 32 * 1024;
 // The bins of chunks over 1 KiB (kFirstBigBin on) each hold at most this many
-// bytes (but kBigBinMinChunks chunks, below); their budget (kBigBudgetScale) binds first when many
-// classes are in use. With 32 KiB, as the bins up to 1 KiB, a class of 16 KiB or
-// more held two chunks, and a program whose blocks of some KiB come and go in
-// varying sizes went to its heap at a third of its requests: blocks of 1..64 KiB,
-// a random one of 128 replaced per step, 314k heap fetches per 2M steps, 74k at
-// 256 KiB (128 KiB: 199k); time 0.409 -> 0.212 s per 10M steps (tcmalloc 0.065),
-// with 512 and 2048 slots 0.327 -> 0.224 and 0.469 -> 0.305. Heap-limit tests,
-// footprint and phases unchanged.
+// bytes (but kBigBinMinChunks chunks, below); their budget (kBigBudgetScale)
+// binds first when many classes are in use. With 32 KiB, as the bins up to
+// 1 KiB, a class of 16 KiB or more held two chunks, and a program whose blocks of
+// some KiB come and go in varying sizes went to its heap at a third of its
+// requests: blocks of 1..64 KiB, a random one of 128 replaced per step, 314k heap
+// fetches per 2M steps, 74k at 256 KiB (128 KiB: 199k); time 0.409 -> 0.212 s
+// per 10M steps (tcmalloc 0.065), with 512 and 2048 slots 0.327 -> 0.224 and
+// 0.469 -> 0.305. Heap-limit tests, footprint and phases unchanged.
 constexpr size_t kBigBinBytes = 256 * 1024;
 // ...but at least this many chunks: a bin's count walks up and down at random as
 // the program's blocks of its class come and go, and a bin of four 64 KiB chunks

@@ -324,6 +324,50 @@ TEST_CASE("allocator: thread churn, free-only threads, allocation after the cach
   CHECK(g_late_ok == 50 / kScale * 20);
 }
 
+TEST_CASE("thread cache: a thread's first call may be of any size or a free of any tier") {
+  // A thread's bins hold zero links until its set-up, which are not empty lists
+  // (Bin): every first call must set the thread up before it uses a bin.
+  const size_t sizes[] = {1, 16, 256, 257, 1024, 1025, 2000, 16384, 65536, 65537, 300000};
+  std::vector<void*> made;
+  for (size_t n : sizes) {
+    made.push_back(alloc(n));
+    fill(made.back(), n, static_cast<unsigned>(n));
+  }
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    bool ok = false;
+    std::thread([&] {
+      void* p = alloc(sizes[i]);  // the first call of this thread
+      fill(p, sizes[i], 7);
+      void* q = alloc(sizes[i]);
+      ok = p != nullptr && q != nullptr && p != q && check(p, sizes[i], 7);
+      dealloc(q);
+      dealloc(p);
+    }).join();
+    CHECK(ok);
+    std::thread([&] { dealloc(made[i]); }).join();  // a free first
+  }
+  // The next calls of this thread still see whole lists.
+  std::vector<void*> again;
+  for (size_t n : sizes) again.push_back(alloc(n));
+  for (size_t i = 0; i < std::size(sizes); ++i) {
+    fill(again[i], sizes[i], 3);
+    CHECK(check(again[i], sizes[i], 3));
+    dealloc(again[i]);
+  }
+}
+
+TEST_CASE("links: a raw address or zero written into a free object decodes misaligned") {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 10000; ++i) {
+    uintptr_t a = rng() & ~uintptr_t{15};
+    CHECK(decode_link(encode_link(reinterpret_cast<void*>(a))) == reinterpret_cast<void*>(a));
+    CHECK((reinterpret_cast<uintptr_t>(decode_link(a)) & 15) != 0);
+  }
+  CHECK((reinterpret_cast<uintptr_t>(decode_link(0)) & 15) != 0);
+  CHECK(decode_link(encode_link(nullptr)) == nullptr);
+  CHECK(Bin::none().head() == nullptr);
+}
+
 TEST_CASE("allocator: a large block that moves to grow keeps its contents (pages moved)") {
   for (size_t old : {size_t{1} << 20, (size_t{3} << 20) + 12345, size_t{9} << 20}) {
     auto* p = static_cast<unsigned char*>(alloc(old));
@@ -513,7 +557,7 @@ TEST_CASE(
   CHECK(count >= batch);
   REQUIRE(count <= b.max);
   REQUIRE(b.max < n);
-  void* p = b.head;
+  void* p = b.head();
   uint32_t in_order = 0;
   for (uint32_t k = 0; k < count && p == v[n - 1 - k]; ++k, p = next_of(p)) ++in_order;
   CHECK(in_order == count);

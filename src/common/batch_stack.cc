@@ -13,9 +13,8 @@ __attribute__((noinline, no_sanitize_thread)) void* read_link_racy(void** slot) 
 // into a batch's head cannot make a pop install an address of its choosing. A
 // link decoded from a batch taken meanwhile by another thread is garbage and is
 // discarded with the failed CAS, as before.
-void* encode(void** slot, void* v) {
-  return reinterpret_cast<void*>(reinterpret_cast<uintptr_t>(v) ^ link_mask(slot));
-}
+void* encode(void* v) { return reinterpret_cast<void*>(encode_link(v)); }
+void* decode(void* e) { return decode_link(reinterpret_cast<uintptr_t>(e)); }
 }  // namespace
 
 uint64_t g_transfer_retries = 0;
@@ -38,7 +37,7 @@ bool BatchStack::push(void* head, uint32_t n) {
   length(head) = n;
   TaggedPtr old = tagged_load(&top_);
   for (;;) {
-    link(head) = encode(&link(head), old.ptr);
+    link(head) = encode(old.ptr);
     if (tagged_cas(&top_, old, TaggedPtr{head, old.tag + 1})) return true;
     __atomic_fetch_add(&g_transfer_retries, 1, __ATOMIC_RELAXED);
     old = tagged_load(&top_);
@@ -68,7 +67,7 @@ void* BatchStack::pop(uint32_t* n) {
   for (;;) {
     if (!old.ptr) return nullptr;
     void** slot = &link(old.ptr);
-    void* next = encode(slot, read_link_racy(slot));  // decoding is the same xor
+    void* next = decode(read_link_racy(slot));
     if (tagged_cas(&top_, old, TaggedPtr{next, old.tag + 1})) {
       // The CAS proves the link was read from the top batch: a misaligned one was
       // forged (objects and chunks are 16-byte aligned).

@@ -119,7 +119,9 @@ void* alloc_slow(size_t n) {
   // A medium request in a class of its own (over 1 KiB): its bin, then the next
   // class's (docs/architecture.md), with no stack frame; counted for the heap
   // profiler here only when a bin serves it, else by alloc_slow_rest.
-  if (MM_LIKELY(n > kCachedMax && binned(n) && !g_config.check)) {
+  // (Not before the thread's set-up: its bins' zero links are not empty lists,
+  // see Bin. The profiler's count is no guide: a sampled allocation sets it.)
+  if (MM_LIKELY(n > kCachedMax && binned(n) && !g_config.check && t_cache.state == kCacheActive)) {
     int64_t left = t_cache.sample_left - static_cast<int64_t>(n);
     if (MM_LIKELY(left >= 0)) {
       Bin* b = &t_cache.bins[big_cached_bin(n)];
@@ -158,7 +160,7 @@ void dealloc_with_class(void* p, uint8_t cls) {
   if (MM_LIKELY(passes_start_check(p, start_check_of(b)) && bin_push(b, p))) return;
   if (cls == kClsMedium) {
     ThreadCache* tc = &t_cache;
-    if (MM_UNLIKELY(tc->bins[kClsMedium].head == p)) fatal("free", "double free of", p);
+    if (MM_UNLIKELY(tc->bins[kClsMedium].head() == p)) fatal("free", "double free of", p);
     stash_drain_pending(tc);
     if (dealloc_medium_fast(p)) return;
   }

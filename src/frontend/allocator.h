@@ -55,16 +55,10 @@ MM_INLINE void* alloc_fast(size_t n) {
       // always empty).
       static_assert(sizeof(Bin) == 16, "the bin of n is at the rounded size");
       const TlsBin<1> b{t_cache_tp_offset(), (n + 15) & ~size_t{15}};
-      void* p = b.head();
-      // Returned in rax: GCC otherwise keeps it elsewhere and moves it (one
-      // instruction).
-      MM_PIN_REG("+a", p);
+      void* p = b.pop();
       if (MM_LIKELY(p != nullptr)) {
-        check_head(p);
         MM_ASSERT(b.bin().count() > 0);  // a non-empty list has a count
-        void* next = next_of(p);
         b.took_one();
-        b.set_head(next);
         cache_token_slot(p) = 0;  // handed out: no longer free (bin_link)
         return p;
       }

@@ -30,7 +30,7 @@ bool park_bins(Bin* bins) {
   if (!pc) return false;
   for (uint32_t bin = 0; bin < kNumBins; ++bin) {
     pc->bins[bin] = bins[bin];
-    bins[bin] = Bin{nullptr, 0, 0};
+    bins[bin] = Bin::none();
   }
   pc->parked_ms = os::now_ms();
   if (!g_parked) __atomic_store_n(&g_oldest_ms, pc->parked_ms, __ATOMIC_RELAXED);

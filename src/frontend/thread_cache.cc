@@ -102,13 +102,13 @@ void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n, bool long_ch
 void return_bins(ThreadCache* tc, Bin* bins) {
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& b = bins[bin];
-    void* head = b.head;
+    void* head = b.head();
     int n = static_cast<int>(b.count());
     // A bin's count is its list's length, unless the program freed an object twice
     // (the list then runs into a cycle): in the debug build that is reported here.
     MM_DEBUG_ONLY(if (list_length(head, b.count()) != b.count()) fatal(
         "free", "double free (a cached list is longer than its count) at", head));
-    b = Bin{nullptr, 0, 0};
+    b = Bin::none();
     if (head) return_chain(tc, bin, head, n);
   }
 }
@@ -119,11 +119,11 @@ void adopt_parked(ThreadCache* tc, ParkedCache* pc) {
   for (uint32_t bin = 1; bin < kNumBins; ++bin) {
     Bin& mine = tc->bins[bin];
     Bin& theirs = pc->bins[bin];
-    if (mine.head == nullptr && theirs.max > mine.max) {
+    if (mine.head() == nullptr && theirs.max > mine.max) {
       tc->max_bytes[budget_group(bin)] += size_t{theirs.max - mine.max} * bin_size(bin);
       mine = theirs;
-    } else if (theirs.head) {
-      return_chain(tc, bin, theirs.head, static_cast<int>(theirs.count()));
+    } else if (void* head = theirs.head()) {
+      return_chain(tc, bin, head, static_cast<int>(theirs.count()));
     }
   }
   free_parked(pc);
@@ -157,8 +157,8 @@ void return_from_bin(ThreadCache* tc, uint32_t bin, uint32_t n) {
   Bin& b = tc->bins[bin];
   if (n > b.count()) n = b.count();
   if (n == 0) return;
-  void* head = b.head;
-  b.head = cut_after(head, n);
+  void* head = b.head();
+  b.set_head(cut_after(head, n));
   b.remove(n);
   return_chain(tc, bin, head, static_cast<int>(n));
 }
@@ -171,11 +171,11 @@ void return_older(ThreadCache* tc, uint32_t bin, uint32_t keep) {
   Bin& b = tc->bins[bin];
   MM_ASSERT(keep < b.count());
   uint32_t n = b.count() - keep;
-  void* older = b.head;
+  void* older = b.head();
   if (keep)
-    older = cut_after(b.head, keep);
+    older = cut_after(older, keep);
   else
-    b.head = nullptr;
+    b.set_head(nullptr);
   b.remove(n);
   return_chain(tc, bin, older, static_cast<int>(n), true);
 }
@@ -197,7 +197,8 @@ ThreadCache* thread_cache_setup() {
   }
   if (tc->state == kCacheDead) return nullptr;
   ensure_init();
-  tc->state = kCacheActive;  // before anything below can re-enter malloc
+  tc->state = kCacheActive;                     // before anything below can re-enter malloc
+  for (Bin& b : tc->bins) b.set_head(nullptr);  // zero was not empty (Bin)
   tc->bins[kClsMedium].set_max(g_config.check ? 0 : kStashMax);  // checked: frees go slow
   for (uint32_t c = 1; c <= kNumSmallClasses; ++c) tc->starts[c] = kSlabStartChecks.c[c];
   tc->starts[kClsMedium] = start_check_for(kAlignment);
@@ -212,8 +213,8 @@ ThreadCache* thread_cache_setup() {
 void stash_drain(ThreadCache* tc) {
   // Detach first: a flush inside dealloc_slow drains again, and finds it empty.
   Bin& st = tc->bins[kClsMedium];
-  void* p = st.head;
-  st.head = nullptr;
+  void* p = st.head();
+  st.set_head(nullptr);
   st.room = static_cast<int32_t>(st.max);
   // Every medium free of a program comes through here (larson 8..1000 B: 18% of
   // all instructions): the link secret is kept in a register (the stores below
@@ -221,14 +222,14 @@ void stash_drain(ThreadCache* tc) {
   const uintptr_t secret = g_secret;
   for (void* next; p; p = next) {
     auto* slot = static_cast<uintptr_t*>(p);
-    next = reinterpret_cast<void*>(slot[0] ^ reinterpret_cast<uintptr_t>(slot) ^ secret);
+    next = reinterpret_cast<void*>(slot[0] + secret);
     // The stash holds each chunk once (a second free met its token in
     // dealloc_fast): into its bin with the token it has, or the slow path.
     Bin* b = medium_cache_bin(tc->bins, p);
     if (MM_LIKELY(b != nullptr)) {
       if (MM_LIKELY(--b->room >= 0)) {
-        slot[0] = reinterpret_cast<uintptr_t>(b->head) ^ reinterpret_cast<uintptr_t>(slot) ^ secret;
-        b->head = p;
+        slot[0] = b->link;
+        b->link = reinterpret_cast<uintptr_t>(p) - secret;
         continue;
       }
       // Not full after all: the room back. (Read again: kept in a register
@@ -246,10 +247,10 @@ void dealloc_refused(void* p) {
   uint8_t cls = class_of_fast(page_of(p));
   Bin& b = t_cache.bins[cls];
   ++b.room;
-  // A medium chunk that found the stash full (room 0 and a head: in checking
-  // mode, or without a cache, the stash is empty) and passes free's checks
-  // joins it, and the stash drains: one medium free in 17 comes here.
-  if (cls == kClsMedium && b.room == 0 && b.head != nullptr && may_link(b, p)) {
+  // A medium chunk that found the stash full (room 0 of a limit: in checking
+  // mode, or without a cache, the limit is 0) and passes free's checks joins
+  // it, and the stash drains: one medium free in 17 comes here.
+  if (cls == kClsMedium && b.room == 0 && b.max != 0 && may_link(b, p)) {
     bin_link(b, p);
     return stash_drain(&t_cache);
   }
@@ -304,7 +305,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   count_fetched(tc, bin, static_cast<uint64_t>(got));
   cache_token_slot(head) = 0;  // handed out now: no longer free (see bin_push)
   grow_max(tc, b, bin);
-  b.head = next_of(head);
+  b.link = *static_cast<uintptr_t*>(head);  // the rest of the chain
   b.add(static_cast<uint32_t>(got - 1));
   return head;
 }

@@ -17,10 +17,18 @@ class MediumHeap;
 // A bin keeps max - count rather than the count: free() takes one from it and
 // pushes while it stays >= 0, one read-modify-write and a branch, where a count
 // would be read, compared with max, and written back.
+//
+// The list's head is kept encoded (common.h): link is the word a free object
+// stores to point at the head, so that free copies it and malloc moves the head's
+// own link into it, neither decoding. Zero, in a thread's cache before its set-up,
+// decodes to a misaligned head, which sends malloc to its slow path.
 struct Bin {
-  void* head;    // objects linked through their first word
-  int32_t room;  // max - count: the objects it may still take
-  uint32_t max;  // slow-start limit; 0 until the thread is set up
+  uintptr_t link;  // the head of the objects linked through their first word, encoded
+  int32_t room;    // max - count: the objects it may still take
+  uint32_t max;    // slow-start limit; 0 until the thread is set up
+  static Bin none() { return Bin{encode_link(nullptr), 0, 0}; }  // empty, takes nothing
+  void* head() const { return decode_link(link); }
+  void set_head(void* p) { link = encode_link(p); }
   uint32_t count() const { return max - static_cast<uint32_t>(room); }
   void add(uint32_t n) { room -= static_cast<int32_t>(n); }  // n objects more
   void remove(uint32_t n) { room += static_cast<int32_t>(n); }
@@ -148,12 +156,11 @@ MM_INLINE void check_head(void* p) {
 }
 
 MM_INLINE void* bin_pop(Bin& b) {
-  void* p = b.head;
+  void* p = b.head();
   if (MM_LIKELY(p != nullptr)) {
     check_head(p);
-    void* next = next_of(p);
-    b.head = next;
-    MM_ASSERT(b.count() > 0);  // a non-empty list has a count
+    b.link = *static_cast<uintptr_t*>(p);  // the next object's link
+    MM_ASSERT(b.count() > 0);              // a non-empty list has a count
     b.remove(1);
   }
   return p;
@@ -174,8 +181,8 @@ MM_INLINE void* bin_take(Bin& b) {
 // key).
 MM_INLINE void bin_link(Bin& b, void* p) {
   cache_token_slot(p) = cache_token(p);
-  next_of(p) = b.head;
-  b.head = p;
+  *static_cast<uintptr_t*>(p) = b.link;
+  b.set_head(p);
 }
 MM_INLINE bool bin_push(Bin& b, void* p) {
   if (MM_LIKELY(b.room > 0 && !is_cached_chunk(p))) {

@@ -37,33 +37,21 @@ struct TlsBin {
   // Starts entry (thread_cache.h) of this bin, relative to the bin.
   static constexpr size_t kStart = offsetof(ThreadCache, starts) - offsetof(ThreadCache, bins);
 
-  MM_INLINE void* head() const {
+  // The bin's encoded head (Bin::link).
+  MM_INLINE uintptr_t link() const {
 #ifdef MM_TLS_BIN_ASM
-    void* v;
-    asm("mov " MM_TLS_AT ", %[v]" : [v] "=r"(v) : MM_TLS_IN(offsetof(Bin, head)), "m"(t_cache));
+    uintptr_t v;
+    asm("mov " MM_TLS_AT ", %[v]" : [v] "=r"(v) : MM_TLS_IN(offsetof(Bin, link)), "m"(t_cache));
     return v;
 #else
-    return bin().head;
+    return bin().link;
 #endif
   }
-  MM_INLINE void set_head(void* v) const {
+  MM_INLINE void set_link(uintptr_t v) const {
 #ifdef MM_TLS_BIN_ASM
-    asm("mov %[v], " MM_TLS_AT : "+m"(t_cache) : [v] "r"(v), MM_TLS_IN(offsetof(Bin, head)));
+    asm("mov %[v], " MM_TLS_AT : "+m"(t_cache) : [v] "r"(v), MM_TLS_IN(offsetof(Bin, link)));
 #else
-    bin().head = v;
-#endif
-  }
-  // The link a freed object stores in its first word to the present head
-  // (common.h), from the object's link mask: one xor with the head in memory.
-  MM_INLINE uintptr_t link_to_head(uintptr_t mask) const {
-#ifdef MM_TLS_BIN_ASM
-    asm("xor " MM_TLS_AT ", %[x]"
-        : [x] "+r"(mask)
-        : MM_TLS_IN(offsetof(Bin, head)), "m"(t_cache)
-        : "cc");
-    return mask;
-#else
-    return reinterpret_cast<uintptr_t>(bin().head) ^ mask;
+    bin().link = v;
 #endif
   }
   // One object out: its place back in the room.
@@ -114,11 +102,37 @@ struct TlsBin {
   MM_INLINE void link(void* p) const {
 #ifdef MM_TLS_BIN_ASM
     mark_cached(p);
-    *static_cast<uintptr_t*>(p) = link_to_head(link_mask(p));
-    set_head(p);
+    *static_cast<uintptr_t*>(p) = link();
+    set_link(encode_link(p));
 #else
     bin_link(bin(), p);
 #endif
+  }
+  // Pops the head for malloc, or returns nullptr (the bin empty, or not set up),
+  // leaving the room to the caller. The head's link moves into the bin as it is;
+  // it is read at link + secret through the addressing mode, so that the chain
+  // from one pop to the next is two loads and a store (common.h).
+  MM_INLINE void* pop() const {
+    const uintptr_t e = link(), s = g_secret;
+    void* p = decode_link(e);
+    // Returned in rax: GCC otherwise keeps it elsewhere and moves it (one
+    // instruction).
+    MM_PIN_REG("+a", p);
+    if (MM_UNLIKELY(p == nullptr)) return nullptr;
+    // Misaligned: a zero link before set-up, or a forged or misaligned free
+    // (check_head): the slow path sets up, or reports.
+    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15)) return nullptr;
+#ifdef MM_TLS_BIN_ASM
+    uintptr_t next;
+    asm("mov (%[e],%[s]), %[v]"
+        : [v] "=r"(next)
+        : [e] "r"(e), [s] "r"(s), "m"(*static_cast<const uintptr_t*>(p)));
+#else
+    (void)s;
+    uintptr_t next = *static_cast<const uintptr_t*>(p);
+#endif
+    set_link(next);
+    return p;
   }
   MM_INLINE Bin& bin() const {
     return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(&t_cache) + ix * kScale);

@@ -77,8 +77,8 @@ struct Chunk {
 
 // Links of a free chunk live in its payload, where a use-after-free write can
 // reach them: so they are stored encoded, as the thread caches' lists are
-// (next_of: the secret and the link's own address), and a decoded link that is
-// not 16-byte aligned, as a forged one almost never is, aborts before it is used.
+// (next_of, keyed by the secret), and a decoded link that is not 16-byte
+// aligned, as a forged address never is, aborts before it is used.
 struct FreeChunk {
   Chunk hdr;
   FreeChunk* next() { return decode(&next_); }

@@ -356,7 +356,7 @@ TEST_CASE("thread cache: a thread's first call may be of any size or a free of a
   }
 }
 
-TEST_CASE("links: a raw address or zero written into a free object decodes misaligned") {
+TEST_CASE("links: a raw address, zero or a list's end decodes misaligned") {
   std::mt19937_64 rng(42);
   for (int i = 0; i < 10000; ++i) {
     uintptr_t a = rng() & ~uintptr_t{15};
@@ -366,6 +366,14 @@ TEST_CASE("links: a raw address or zero written into a free object decodes misal
   CHECK((reinterpret_cast<uintptr_t>(decode_link(0)) & 15) != 0);
   CHECK(decode_link(encode_link(nullptr)) == nullptr);
   CHECK(Bin::none().head() == nullptr);
+  // The end of a list is misaligned as malloc's fast path decodes it (+ secret),
+  // so that one test sends an empty bin to the slow path; both forms end a list.
+  CHECK(((encode_link(nullptr) + g_secret) & 15) != 0);
+  CHECK(ends_list(nullptr));
+  CHECK(ends_list(reinterpret_cast<void*>(encode_link(nullptr) + g_secret)));
+  CHECK(!ends_list(reinterpret_cast<void*>(uintptr_t{16})));
+  CHECK(encode_object(reinterpret_cast<void*>(uintptr_t{4096})) ==
+        encode_link(reinterpret_cast<void*>(uintptr_t{4096})));
 }
 
 TEST_CASE("allocator: a large block that moves to grow keeps its contents (pages moved)") {

@@ -54,8 +54,27 @@ void secret_init();
 // bin as it is, and reaches the object at link + secret through the addressing
 // mode; the decode is then off malloc's loop-carried chain (head -> link ->
 // head), which an xor after the load lengthened (threadtest 8 B, 7%).
-MM_INLINE uintptr_t encode_link(const void* v) { return reinterpret_cast<uintptr_t>(v) - g_secret; }
-MM_INLINE void* decode_link(uintptr_t e) { return reinterpret_cast<void*>(e + g_secret); }
+//
+// The end of a list is address kNullLink, not zero: misaligned like every
+// corrupted link, so malloc's fast path tells an empty bin and a bad head apart
+// from a good one with one test (TlsBin::pop), and only its slow path tells the
+// two apart (decode_link: nullptr for the end).
+constexpr uintptr_t kNullLink = 8;
+// An object's link: v is an object, never nullptr (free's fast path).
+MM_INLINE uintptr_t encode_object(const void* v) {
+  return reinterpret_cast<uintptr_t>(v) - g_secret;
+}
+MM_INLINE uintptr_t encode_link(const void* v) {
+  return (v ? reinterpret_cast<uintptr_t>(v) : kNullLink) - g_secret;
+}
+MM_INLINE void* decode_link(uintptr_t e) {
+  uintptr_t v = e + g_secret;
+  return v == kNullLink ? nullptr : reinterpret_cast<void*>(v);
+}
+// Whether v, a link decoded either way (+ secret, or decode_link), ends a list.
+MM_INLINE bool ends_list(const void* v) {
+  return (reinterpret_cast<uintptr_t>(v) & ~kNullLink) == 0;
+}
 struct LinkRef {
   void** slot;
   MM_INLINE operator void*() const { return decode_link(reinterpret_cast<uintptr_t>(*slot)); }

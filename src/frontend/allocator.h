@@ -55,8 +55,8 @@ MM_INLINE void* alloc_fast(size_t n) {
       // always empty).
       static_assert(sizeof(Bin) == 16, "the bin of n is at the rounded size");
       const TlsBin<1> b{t_cache_tp_offset(), (n + 15) & ~size_t{15}};
-      void* p = b.pop();
-      if (MM_LIKELY(p != nullptr)) {
+      void* p;
+      if (MM_LIKELY(b.pop(p))) {
         MM_ASSERT(b.bin().count() > 0);  // a non-empty list has a count
         b.took_one();
         cache_token_slot(p) = 0;  // handed out: no longer free (bin_link)

@@ -220,7 +220,7 @@ void stash_drain(ThreadCache* tc) {
   // all instructions): the link secret is kept in a register (the stores below
   // could alias it) and each chunk linked by hand. 38 -> 33 instructions a chunk.
   const uintptr_t secret = g_secret;
-  for (void* next; p; p = next) {
+  for (void* next; !ends_list(p); p = next) {
     auto* slot = static_cast<uintptr_t*>(p);
     next = reinterpret_cast<void*>(slot[0] + secret);
     // The stash holds each chunk once (a second free met its token in

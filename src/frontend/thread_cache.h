@@ -182,7 +182,7 @@ MM_INLINE void* bin_take(Bin& b) {
 MM_INLINE void bin_link(Bin& b, void* p) {
   cache_token_slot(p) = cache_token(p);
   *static_cast<uintptr_t*>(p) = b.link;
-  b.set_head(p);
+  b.link = encode_object(p);  // p is an object: no end to encode
 }
 MM_INLINE bool bin_push(Bin& b, void* p) {
   if (MM_LIKELY(b.room > 0 && !is_cached_chunk(p))) {

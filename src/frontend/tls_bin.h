@@ -103,25 +103,26 @@ struct TlsBin {
 #ifdef MM_TLS_BIN_ASM
     mark_cached(p);
     *static_cast<uintptr_t*>(p) = link();
-    set_link(encode_link(p));
+    set_link(encode_object(p));
 #else
     bin_link(bin(), p);
 #endif
   }
-  // Pops the head for malloc, or returns nullptr (the bin empty, or not set up),
-  // leaving the room to the caller. The head's link moves into the bin as it is;
-  // it is read at link + secret through the addressing mode, so that the chain
-  // from one pop to the next is two loads and a store (common.h).
-  MM_INLINE void* pop() const {
+  // Pops the head for malloc into p, or returns false (the bin empty, not set up,
+  // or its head bad), leaving the room to the caller. The head's link moves into
+  // the bin as it is; it is read at link + secret through the addressing mode, so
+  // that the chain from one pop to the next is two loads and a store (common.h).
+  MM_INLINE bool pop(void*& out) const {
     const uintptr_t e = link(), s = g_secret;
-    void* p = reinterpret_cast<void*>(e + s);  // decode_link(e)
+    void* p = reinterpret_cast<void*>(e + s);  // decode_link(e), the end kNullLink
     // Returned in rax: GCC otherwise keeps it elsewhere and moves it (one
     // instruction).
     MM_PIN_REG("+a", p);
-    if (MM_UNLIKELY(p == nullptr)) return nullptr;
-    // Misaligned: a zero link before set-up, or a forged or misaligned free
-    // (check_head): the slow path sets up, or reports.
-    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15)) return nullptr;
+    // Misaligned: the end of the list (kNullLink), a zero link before set-up, or
+    // a forged or misaligned free (check_head): the slow path refills, sets up,
+    // or reports. One test for all: no object is at zero, and no link decodes
+    // there but one forged with the secret.
+    if (MM_UNLIKELY(reinterpret_cast<uintptr_t>(p) & 15)) return false;
 #ifdef MM_TLS_BIN_ASM
     uintptr_t next;
     asm("mov (%[e],%[s]), %[v]"
@@ -132,7 +133,8 @@ struct TlsBin {
     uintptr_t next = *static_cast<const uintptr_t*>(p);
 #endif
     set_link(next);
-    return p;
+    out = p;
+    return true;
   }
   MM_INLINE Bin& bin() const {
     return *reinterpret_cast<Bin*>(reinterpret_cast<char*>(&t_cache) + ix * kScale);

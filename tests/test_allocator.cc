@@ -518,6 +518,7 @@ TEST_CASE("cache budget: a bin of chunks over 1 KiB holds kBigBinMinChunks of th
 }
 
 TEST_CASE("cache budget: a lowered limit gives back whole batches") {
+  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
   thread_cache_flush(&t_cache);
   const uint32_t bin = 3;  // 48-byte objects
   const uint32_t batch = class_info(bin).batch;
@@ -533,6 +534,38 @@ TEST_CASE("cache budget: a lowered limit gives back whole batches") {
   lower_limit(&t_cache, bin, b.max - count + 1);
   CHECK(b.count() == count - batch);
   CHECK(b.count() <= b.max);
+  thread_cache_flush(&t_cache);
+}
+
+TEST_CASE("cache budget: an overflow takes other bins' limit only up to two batches") {
+  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
+  thread_cache_flush(&t_cache);
+  ThreadCache* tc = &t_cache;
+  const uint32_t victim = 4, bin = 3;  // 64- and 48-byte objects
+  Bin& v = tc->bins[victim];
+  Bin& b = tc->bins[bin];
+  // The victim takes the whole budget (refills: nothing to steal from yet).
+  for (int i = 0; i < 100000; ++i) {
+    uint32_t before = v.max;
+    grow_max(tc, v, victim, false);
+    if (v.max == before) break;
+  }
+  REQUIRE(tc->max_bytes[0] + size_t{class_info(victim).batch} * bin_size(victim) >
+          g_config.tcache_bytes);
+  // A bin that only overflows (a consumer's) grows to two batches, taking limit
+  // from the victim, and then takes no more.
+  const uint32_t batch = class_info(bin).batch;
+  for (int i = 0; i < 1000 && b.max < 2 * batch; ++i) grow_max(tc, b, bin, true);
+  CHECK(b.max >= 2 * batch);
+  const uint32_t victim_max = v.max;
+  for (int i = 0; i < 1000; ++i) grow_max(tc, b, bin, true);
+  CHECK(v.max == victim_max);
+  // Refills still take it.
+  const uint32_t grown = b.max;
+  for (int i = 0; i < 1000; ++i) grow_max(tc, b, bin, false);
+  CHECK(b.max > grown);
+  CHECK(v.max < victim_max);
+  CHECK(tc->max_bytes[0] <= g_config.tcache_bytes);
   thread_cache_flush(&t_cache);
 }
 

@@ -304,7 +304,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
   if (got == 0) return nullptr;
   count_fetched(tc, bin, static_cast<uint64_t>(got));
   cache_token_slot(head) = 0;  // handed out now: no longer free (see bin_push)
-  grow_max(tc, b, bin);
+  grow_max(tc, b, bin, false);
   b.link = *static_cast<uintptr_t*>(head);  // the rest of the chain
   b.add(static_cast<uint32_t>(got - 1));
   return head;
@@ -312,7 +312,7 @@ void* cache_refill(ThreadCache* tc, uint32_t bin) {
 
 void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   Bin& b = tc->bins[bin];
-  grow_max(tc, b, bin);
+  grow_max(tc, b, bin, true);
   // Full. A slab bin that holds two batches or more keeps its newest batch (half
   // its limit where that is less) and moves the rest down as one chain: walking
   // the batch that goes, at every batch of frees, took a fifth of threadtest's

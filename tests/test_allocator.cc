@@ -15,6 +15,7 @@
 #include "common/tuning.h"
 #include "frontend/allocator.h"
 #include "frontend/cache_budget.h"
+#include "frontend/medium_backend.h"
 #include "frontend/pressure.h"
 #include "frontend/thread_cache.h"
 #include "page/pagemap.h"
@@ -566,6 +567,42 @@ TEST_CASE("cache budget: an overflow takes other bins' limit only up to two batc
   CHECK(b.max > grown);
   CHECK(v.max < victim_max);
   CHECK(tc->max_bytes[0] <= g_config.tcache_bytes);
+  thread_cache_flush(&t_cache);
+}
+
+TEST_CASE("thread cache: a full bin of another thread's medium chunks goes down whole") {
+  const size_t size = 300;
+  const uint32_t bin = size_bin(size);
+  REQUIRE(!is_small_class(bin));
+  const uint32_t batch = class_info(bin).batch;
+  const uint32_t n = 8 * batch;
+  std::vector<void*> v(n);
+  std::thread([&] {  // the producer: chunks of its own heap
+    for (uint32_t i = 0; i < n; ++i) {
+      v[i] = alloc(size);
+      fill(v[i], size, i);
+    }
+  })
+      .join();
+  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
+  thread_cache_flush(&t_cache);
+  Bin& b = t_cache.bins[bin];
+  uint32_t whole = 0;
+  for (uint32_t i = 0; i < n; ++i) {
+    REQUIRE(check(v[i], size, i));
+    const uint32_t before = b.count();
+    const size_t held = medium_transfer_bytes();
+    dealloc(v[i]);
+    stash_drain_pending(&t_cache);
+    if (before >= 2 * batch && b.count() < before) {
+      // An overflow of a bin of whole batches: everything down as one chain, no
+      // batch cut off by a walk, and p alone in the bin.
+      CHECK(b.count() == 1);
+      CHECK(medium_transfer_bytes() == held + size_t{before} * bin_size(bin));
+      ++whole;
+    }
+  }
+  CHECK(whole > 0);
   thread_cache_flush(&t_cache);
 }
 

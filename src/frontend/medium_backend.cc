@@ -55,14 +55,16 @@ MediumHeap* thread_heap(ThreadCache* tc) {
   return tc->heap;
 }
 
-// Whole batches only: a pop hands its caller exactly a batch.
-bool medium_transfer_push(uint32_t bin, void* head) {
-  return g_medium_transfer[bin].push(head, class_info(bin).batch);
+// Chains of whole batches (n of them): a pop hands its caller one or more batches,
+// their length in *n.
+bool medium_transfer_push(uint32_t bin, void* head, int n) {
+  return g_medium_transfer[bin].push(head, static_cast<uint32_t>(n));
 }
-void* medium_transfer_pop(uint32_t bin) {
-  uint32_t n;
-  void* head = g_medium_transfer[bin].pop(&n);
-  MM_ASSERT(!head || n == class_info(bin).batch);
+void* medium_transfer_pop(uint32_t bin, int* n) {
+  uint32_t got;
+  void* head = g_medium_transfer[bin].pop(&got);
+  MM_ASSERT(!head || got % class_info(bin).batch == 0);
+  if (n) *n = static_cast<int>(got);
   return head;
 }
 
@@ -174,7 +176,7 @@ void medium_return_transfer(bool idle_half) {
   for (uint32_t b = kNumSmallClasses + 1; b < kNumBins; ++b) {
     uint32_t n = batches_to_drain(g_medium_transfer[b], g_medium_transfer_seen[b], idle_half);
     for (; n > 0; --n) {
-      void* head = medium_transfer_pop(b);
+      void* head = medium_transfer_pop(b, nullptr);
       if (!head) break;
       medium_free_chain(nullptr, head);  // home, under each heap's lock
     }

@@ -28,10 +28,11 @@ void medium_free_chain(MediumHeap* mine, void* head);
 // Validated chunk of a medium pointer, or a fatal error naming func.
 Chunk* medium_chunk(void* p, Span* s, const char* func);
 
-// Whole batches of cached-size medium chunks (bins 17..64) handed between threads
-// without their heaps. push is false when full.
-bool medium_transfer_push(uint32_t bin, void* head);
-void* medium_transfer_pop(uint32_t bin);
+// Chains of whole batches of cached-size medium chunks (bins 17..64), n chunks,
+// handed between threads without their heaps. push is false when full; pop gives
+// the chain's length in *n (n may be null).
+bool medium_transfer_push(uint32_t bin, void* head, int n);
+void* medium_transfer_pop(uint32_t bin, int* n);
 // Sends batches home to their heaps: all of them, or half of each idle stack's.
 void medium_return_transfer(bool idle_half);
 size_t medium_transfer_bytes();

@@ -108,7 +108,7 @@ struct TlsBin {
     bin_link(bin(), p);
 #endif
   }
-  // Pops the head for malloc into p, or returns false (the bin empty, not set up,
+  // Pops the head for malloc into out, or returns false (the bin empty, not set up,
   // or its head bad), leaving the room to the caller. The head's link moves into
   // the bin as it is; it is read at link + secret through the addressing mode, so
   // that the chain from one pop to the next is two loads and a store (common.h).

@@ -519,7 +519,6 @@ TEST_CASE("cache budget: a bin of chunks over 1 KiB holds kBigBinMinChunks of th
 }
 
 TEST_CASE("cache budget: a lowered limit gives back whole batches") {
-  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
   thread_cache_flush(&t_cache);
   const uint32_t bin = 3;  // 48-byte objects
   const uint32_t batch = class_info(bin).batch;
@@ -539,7 +538,6 @@ TEST_CASE("cache budget: a lowered limit gives back whole batches") {
 }
 
 TEST_CASE("cache budget: an overflow takes other bins' limit only up to two batches") {
-  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
   thread_cache_flush(&t_cache);
   ThreadCache* tc = &t_cache;
   const uint32_t victim = 4, bin = 3;  // 64- and 48-byte objects
@@ -584,7 +582,6 @@ TEST_CASE("thread cache: a full bin of another thread's medium chunks goes down 
     }
   })
       .join();
-  dealloc(alloc(16));  // this thread's cache set up (a flush expects one)
   thread_cache_flush(&t_cache);
   Bin& b = t_cache.bins[bin];
   uint32_t whole = 0;

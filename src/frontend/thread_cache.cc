@@ -258,6 +258,7 @@ void dealloc_refused(void* p) {
 }
 
 void thread_cache_flush(ThreadCache* tc) {
+  if (tc->state != kCacheActive) return;  // nothing cached (a zeroed cache's links are no lists)
   stash_drain_pending(tc);
   return_bins(tc, tc->bins);
   tc->max_bytes[0] = tc->max_bytes[1] = 0;

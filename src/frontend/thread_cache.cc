@@ -81,19 +81,22 @@ void tc_destroy(void* arg) {
   page_heap().purge_excess();
 }
 
-// tc may be null (a parked cache): medium chunks then go straight to their heaps.
-// Whole batches whose first chunk belongs to another thread's heap go to the
-// medium transfer cache instead, for the next thread that allocates that size.
-// long_chain: slab objects in a chain longer than a batch may wait in a transfer
-// cache too (small_return).
+// Whole batches of medium chunks whose first belongs to another thread's heap go to
+// the medium transfer cache, for the next thread that allocates that size.
+MM_INLINE bool for_transfer(const ThreadCache* tc, uint32_t bin, void* head, uint32_t n) {
+  return n != 0 && n % class_info(bin).batch == 0 && g_pagemap.span_of(head)->heap != tc->heap;
+}
+
+// Medium chunks go home, for_transfer ones (tc null: a parked cache's, none) to the
+// transfer cache; long_chain: slab chains over a batch may wait in one (small_return).
 void return_chain(ThreadCache* tc, uint32_t bin, void* head, int n, bool long_chain = false) {
   count_returned(tc, bin, static_cast<uint64_t>(n));
   if (is_small_class(bin)) {
     small_return(bin, head, n, long_chain);
     return;
   }
-  if (tc && static_cast<uint32_t>(n) % class_info(bin).batch == 0 &&
-      g_pagemap.span_of(head)->heap != tc->heap && medium_transfer_push(bin, head, n))
+  if (tc && for_transfer(tc, bin, head, static_cast<uint32_t>(n)) &&
+      medium_transfer_push(bin, head, n))
     return;
   medium_free_chain(tc ? tc->heap : nullptr, head);
 }
@@ -318,16 +321,13 @@ void cache_overflow(ThreadCache* tc, uint32_t bin, void* p) {
   // Full. A slab bin that holds two batches or more keeps its newest batch (half
   // its limit where that is less) and moves the rest down as one chain: walking
   // the batch that goes, at every batch of frees, took a fifth of threadtest's
-  // time (docs/architecture.md). A medium bin of whole batches of another heap's
-  // chunks (a consumer's) goes down whole to the transfer stack, without walking
-  // links long out of the cache; its own heap's go home a batch at a time (whole,
-  // the phases server grew 1%). Otherwise one batch goes down, the newest.
-  uint32_t batch = class_info(bin).batch;
-  const uint32_t count = b.count();
+  // time (docs/architecture.md). A medium bin for_transfer (a consumer's) goes
+  // down whole, without walking links long out of the cache; its own heap's go
+  // home a batch at a time (whole, phases grew 1%). Else the newest batch goes.
+  const uint32_t batch = class_info(bin).batch, count = b.count();
   if (b.room <= 0 && is_small_class(bin) && count >= 2 * batch)
     return_older(tc, bin, b.max > batch ? batch : b.max / 2);
-  else if (b.room <= 0 && !is_small_class(bin) && count != 0 && count % batch == 0 &&
-           g_pagemap.span_of(b.head())->heap != tc->heap)
+  else if (b.room <= 0 && !is_small_class(bin) && for_transfer(tc, bin, b.head(), count))
     return_from_bin(tc, bin, count);
   else if (b.room <= 0)
     return_from_bin(tc, bin, batch);

@@ -711,15 +711,17 @@ TEST_CASE("stash drain: exactly the valid in-use headers of cached sizes find a 
 }
 
 TEST_CASE("stash drain: a medium free that finds the stash full drains it, itself included") {
+  // Chunks over 1 KiB: those up to it may lie on grid pages, which skip the stash.
   thread_cache_flush(&t_cache);
+  auto size = [](uint32_t i) { return size_t{1100} + 128 * (i % 4); };
   std::vector<void*> v;
   for (uint32_t i = 0; i < 3 * kStashMax + 5; ++i) {
-    v.push_back(alloc(300 + 16 * (i % 4)));
+    v.push_back(alloc(size(i)));
     REQUIRE(v.back() != nullptr);
     fill(v.back(), 300, i);
   }
   uint32_t before[4];
-  for (uint32_t k = 0; k < 4; ++k) before[k] = t_cache.bins[size_bin(300 + 16 * k)].count();
+  for (uint32_t k = 0; k < 4; ++k) before[k] = t_cache.bins[cached_bin(size(k))].count();
   for (uint32_t i = 0; i < v.size(); ++i) {
     CHECK(check(v[i], 300, i));
     dealloc(v[i]);
@@ -728,12 +730,11 @@ TEST_CASE("stash drain: a medium free that finds the stash full drains it, itsel
   }
   stash_drain(&t_cache);
   uint32_t cached = 0;
-  for (uint32_t k = 0; k < 4; ++k)
-    cached += t_cache.bins[size_bin(300 + 16 * k)].count() - before[k];
+  for (uint32_t k = 0; k < 4; ++k) cached += t_cache.bins[cached_bin(size(k))].count() - before[k];
   CHECK(cached == v.size());
   // Each comes back from its bin, contents intact until then.
   std::vector<void*> w;
-  for (uint32_t i = 0; i < v.size(); ++i) w.push_back(alloc(300 + 16 * (i % 4)));
+  for (uint32_t i = 0; i < v.size(); ++i) w.push_back(alloc(size(i)));
   std::sort(v.begin(), v.end());
   std::sort(w.begin(), w.end());
   CHECK(v == w);
@@ -767,5 +768,32 @@ TEST_CASE("realloc: a medium chunk moved away from goes back to its heap, not to
   }
   dealloc(q);
   dealloc(neighbour);
+  thread_cache_flush(&t_cache);
+}
+
+TEST_CASE("grid pages: a chunk of up to 1 KiB on one is freed straight into its bin") {
+  thread_cache_flush(&t_cache);
+  std::vector<void*> v;
+  for (int i = 0; i < 64; ++i) v.push_back(alloc(400));
+  const uint32_t bin = size_bin(400);
+  int on_grid = 0;
+  for (void* p : v) {
+    fill(p, 400, 9);
+    uint32_t stashed = t_cache.bins[kClsMedium].count(), cached = t_cache.bins[bin].count();
+    bool grid = g_pagemap.grid_bin(page_of(p)) == bin;
+    on_grid += grid;
+    dealloc(p);
+    if (grid) {
+      CHECK(t_cache.bins[kClsMedium].count() == stashed);  // not through the stash
+      CHECK((t_cache.bins[bin].count() == cached + 1 || t_cache.bins[bin].count() < cached));
+      CHECK(is_cached_chunk(p));
+    }
+  }
+  // A fresh thread's heap carves its first runs on grid pages (without a flat map
+  // there are none).
+  if (g_class_map_mask) CHECK(on_grid > 0);
+  std::vector<void*> w;
+  for (int i = 0; i < 64; ++i) w.push_back(alloc(400));
+  for (void* q : w) dealloc(q);
   thread_cache_flush(&t_cache);
 }

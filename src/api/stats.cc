@@ -37,7 +37,7 @@ Stats collect_stats() {
       LockGuard hg(h->lock());
       MediumHeapStats m = h->stats();
       s.medium_regions += m.region_bytes;
-      s.medium_free += m.region_bytes - m.used_bytes;
+      s.medium_free += m.region_bytes - m.used_bytes + m.spare_bytes;
       ++s.medium_heaps;
     }
   }

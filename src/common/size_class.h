@@ -88,6 +88,13 @@ MM_INLINE uint32_t big_cached_bin_floor(size_t payload) {
 constexpr uint8_t kClsNone = 0;
 constexpr uint8_t kClsMedium = kNumBins;
 constexpr uint8_t kClsLarge = kNumBins + 1;
+// Bins of medium chunks up to kCachedMax, 17..64, are also the flat class map's
+// byte of a grid page (medium_run.cc): a page covered by chunks of that bin's
+// size carved at multiples of it, which free() caches as it caches slab objects.
+// Every other reader of the flat map sees kClsMedium there (class_of_fast).
+MM_INLINE constexpr bool is_grid_class(uint32_t c) {
+  return c - (kNumSmallClasses + 1) < kCachedMax / 16 - kNumSmallClasses;
+}
 
 struct ClassInfo {
   uint32_t size;     // object bytes

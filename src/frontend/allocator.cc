@@ -268,8 +268,7 @@ size_t usable_size_unchecked(void* p, const char* func) {
   // Programs that count their memory (redis) ask for every block they allocate
   // and free: a medium chunk's header answers without the radix tree, and
   // neither case needs a stack frame.
-  if (Chunk* c = medium_chunk_fast(p, static_cast<uint8_t>(scaled / kFlatClassScale)))
-    return c->size() - kChunkHeader;
+  if (Chunk* c = medium_chunk_fast(p, class_of_scaled(scaled))) return c->size() - kChunkHeader;
   return usable_size_slow(p, func);
 }
 

@@ -91,12 +91,15 @@ void* medium_alloc(MediumHeap* heap, size_t csize) {
 int medium_alloc_batch(MediumHeap* heap, size_t csize, void** head, int n) {
   return with_heap(heap, [&](MediumHeap* h) {
     constexpr int kRun = 16;  // a batch of the bins up to 1 KiB at most (size_class.h)
+    const bool grid = csize - kChunkHeader <= kCachedMax && !g_config.check;
     void* run[kRun];
     int got = 0;
     void* last = nullptr;
     while (got < n) {
       int want = n - got < kRun ? n - got : kRun;
-      int k = h->alloc_run(csize, want, run);
+      // Bins up to 1 KiB on grid pages first (not in checking mode: no cache).
+      int k = grid ? h->alloc_grid(csize, want, run) : 0;
+      if (k < want) k += h->alloc_run(csize, want - k, run + k);
       for (int i = 0; i < k; ++i) {
         if (last)
           next_of(last) = run[i];

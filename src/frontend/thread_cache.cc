@@ -203,7 +203,7 @@ ThreadCache* thread_cache_setup() {
   tc->state = kCacheActive;                     // before anything below can re-enter malloc
   for (Bin& b : tc->bins) b.set_head(nullptr);  // zero was not empty (Bin)
   tc->bins[kClsMedium].set_max(g_config.check ? 0 : kStashMax);  // checked: frees go slow
-  for (uint32_t c = 1; c <= kNumSmallClasses; ++c) tc->starts[c] = kSlabStartChecks.c[c];
+  for (uint32_t c = 1; c < kFirstBigBin; ++c) tc->starts[c] = kSlabStartChecks.c[c];
   tc->starts[kClsMedium] = start_check_for(kAlignment);
   static uint32_t next_serial = 0;
   tc->serial = __atomic_fetch_add(&next_serial, 1, __ATOMIC_RELAXED);
@@ -247,7 +247,7 @@ void stash_drain(ThreadCache* tc) {
 
 // dealloc_fast took a place in p's bin and did not push (allocator.h).
 void dealloc_refused(void* p) {
-  uint8_t cls = class_of_fast(page_of(p));
+  uint8_t cls = class_of_scaled(class_scaled_fast(page_of(p)), false);  // free()'s bin
   Bin& b = t_cache.bins[cls];
   ++b.room;
   // A medium chunk that found the stash full (room 0 of a limit: in checking

@@ -53,11 +53,14 @@ MM_INLINE constexpr StartCheck start_check_for(uint32_t size) {
   return StartCheck{~uint64_t{0} / size + 1, ~uint64_t{0} / size};
 }
 // Each slab class's, as a table (bin 0 unused): thread set-up copies it beside
-// the bins, and realloc reads it for threads that have no cache yet.
+// the bins, and realloc reads it for threads that have no cache yet. The bins
+// of medium chunks up to kCachedMax have their chunk size's: the chunks of grid
+// pages (size_class.h, is_grid_class) sit at its multiples.
 struct SlabStartChecks {
-  StartCheck c[kNumSmallClasses + 1];
+  StartCheck c[kFirstBigBin];
   constexpr SlabStartChecks() : c() {
-    for (uint32_t b = 1; b <= kNumSmallClasses; ++b) c[b] = start_check_for(bin_size(b));
+    for (uint32_t b = 1; b < kFirstBigBin; ++b)
+      c[b] = start_check_for(static_cast<uint32_t>(bin_size(b) + (b > kNumSmallClasses ? 16 : 0)));
   }
 };
 inline constexpr SlabStartChecks kSlabStartChecks{};
@@ -72,9 +75,9 @@ struct ThreadCache {
   // kNumBins bins, then the medium stash (bins[kClsMedium], see below) and the
   // bin of kClsLarge, which keeps max 0. First: free indexes them by class << 4.
   Bin bins[kNumBins + 2];
-  // Beside each bin, its class's start check: slab classes their size's, the
-  // stash 16-byte alignment; zero for the rest, whose bins stay full (with m 0
-  // every address passes: the bin's room refuses first).
+  // Beside each bin, its class's start check: slab classes their size's, bins
+  // of grid pages their chunks', the stash 16-byte alignment; zero for the rest,
+  // whose bins stay full (with m 0 every address passes: the room refuses first).
   StartCheck starts[kNumBins + 2];
   // Bytes this thread may still allocate before the next heap-profile sample
   // (profile.h); malloc subtracts every request from it.

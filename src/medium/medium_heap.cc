@@ -135,8 +135,16 @@ void MediumHeap::free_chunk(Chunk* c) {
     freed_since_alloc_ = 0;
     purge_free_chunks(Purge::kBig);
   }
-  MM_ASSERT(c->valid_used() && used_bytes_ >= c->size());
+  // Chunks of grid pages come here unread since malloc handed them out (free()
+  // took them as slab objects): a forged header is refused here.
+  if (MM_UNLIKELY(!c->valid_used()))
+    fatal("free", "corrupted chunk header (or invalid pointer) of", c->payload());
   check_tags(c, "free");
+  MM_ASSERT(used_bytes_ >= c->size());
+  if (!to_spare(c)) free_checked(c);
+}
+
+void MediumHeap::free_checked(Chunk* c) {
   used_bytes_ -= c->size();
   c->set_free(c->size());
   c = coalesce(c);
@@ -231,6 +239,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
     // Keep slack under half the chunk (resize_is_noop): realloc growth leaves room, and
     // a string grown in small steps should use it, not lose it to the next call.
     if (!resize_is_noop(c, new_csize)) {
+      ungrid(c, cur);
       // Shrink: the tail becomes a free chunk and merges with a free right neighbour.
       c->set_used(new_csize);
       used_bytes_ -= cur - new_csize;
@@ -244,6 +253,7 @@ bool MediumHeap::resize_in_place(Chunk* c, size_t new_csize) {
   // move, growth takes half its size more room where the neighbour has it
   // (kReallocHeadroomDiv), so that a string grown by small appends comes back
   // here O(log n) times, not O(n).
+  ungrid(c, cur);
   bin_remove(reinterpret_cast<FreeChunk*>(n));
   size_t total = cur + n->size();
   // A neighbour shorter than that gives what it has: taking the exact size

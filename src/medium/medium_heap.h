@@ -19,6 +19,7 @@ struct MediumHeapStats {
   size_t region_bytes;  // bytes of regions held
   size_t used_bytes;    // bytes of in-use chunks, headers included
   size_t regions;
+  size_t spare_bytes;  // of those, the spares' (alloc_grid): free to the program
 };
 
 class MediumHeap {
@@ -62,6 +63,15 @@ class MediumHeap {
   // one after another from each fit found (medium_run.cc). Fewer only when the
   // page heap cannot grow.
   int alloc_run(size_t csize, int n, void** out);
+  // A thread cache's refill of a bin up to kCachedMax on grid pages (medium_run.cc):
+  // up to n chunks of csize from the bin's spares, then from holes (as alloc_run),
+  // then from a run carved at multiples of csize over a whole page, which the flat
+  // class map then names as the bin's (free() caches such chunks as it caches slab
+  // objects); what the run has over n waits as spares. Without a flat map only
+  // the spares (none); fewer when the page heap cannot grow.
+  int alloc_grid(size_t csize, int n, void** out);
+  // Frees the spares into the heap (trim, and tests).
+  void release_spares();
   void free_chunk(Chunk* c);
   bool resize_in_place(Chunk* c, size_t new_csize);
   void drain_remote();
@@ -76,7 +86,10 @@ class MediumHeap {
   // heap orphaned with more than kOrphanPurgeMin free).
   void trim(bool purge = true);
   size_t free_bytes() const { return region_bytes_ - used_bytes_; }
-  MediumHeapStats stats() const { return MediumHeapStats{region_bytes_, used_bytes_, regions_}; }
+  MediumHeapStats stats() const {
+    return MediumHeapStats{region_bytes_, used_bytes_, regions_, spare_bytes()};
+  }
+  size_t spare_bytes() const;
 
   // Any thread, no lock: parks a chunk for the owner to free at its next lock.
   // Returns true when the caller should try to drain (the stack grew long).
@@ -99,6 +112,9 @@ class MediumHeap {
   FreeChunk* find_fit(size_t csize);
   // Up to n chunks of csize from f, one after another; the rest goes back to a bin.
   int carve_run(FreeChunk* f, size_t csize, int n, void** out);
+  // n chunks of csize from f as a grid run (alloc_grid) over at least one page
+  // (more, as spares, where n does not cover it); 0 when f cannot hold it.
+  int carve_grid(FreeChunk* f, size_t csize, int n, void** out);
   // Makes the bytes of c from keep to total (c's old size) a free chunk, unbinned;
   // c's own header is the caller's.
   static FreeChunk* split_tail(Chunk* c, size_t keep, size_t total);
@@ -109,6 +125,15 @@ class MediumHeap {
   // Aborts naming func unless c's boundary tags agree with its neighbours'.
   void check_tags(Chunk* c, const char* func);
   Chunk* coalesce(Chunk* c);
+  // free_chunk past its checks: c goes into its bin's spares when it lies on a
+  // grid page and they have room (true), else the pages it overlaps stop being
+  // grid pages, before it is merged.
+  bool to_spare(Chunk* c);
+  void free_checked(Chunk* c);
+  void ungrid(Chunk* c, size_t size) {
+    uintptr_t first = page_of(c), last = page_of(reinterpret_cast<char*>(c) + size - 1);
+    ph_->pagemap()->clear_grid(first, last - first + 1);
+  }
   // c is free, merged and unbinned: bins it, or first gives its whole pages to the
   // page heap when there are enough of them.
   void bin_or_return_pages(Chunk* c);
@@ -124,6 +149,13 @@ class MediumHeap {
   Span* top_region_ = nullptr;  // newest region: grown in place, never returned idle
   void* remote_ = nullptr;      // chunks freed by other threads, linked via payload
   uint32_t remote_count_ = 0;
+  // Chunks carved on grid pages and not in a thread cache, per bin from 17: at
+  // most a page's worth each (to_spare), in use and marked as cached.
+  static constexpr uint32_t kGridBins = kCachedMax / 16 - kNumSmallClasses;
+  // What carve_grid leaves at most: a page and a quarter of 288-byte chunks.
+  static constexpr int kSpareMax = 40;
+  void* spare_[kGridBins][kSpareMax];
+  uint8_t spares_[kGridBins] = {};
   uint32_t frees_ = 0;            // free_chunk calls: the clock is read every 256
   size_t freed_since_alloc_ = 0;  // bytes: a heap that only frees purges at once
   uint32_t last_decay_ms_ = 0;    // the last decay pass

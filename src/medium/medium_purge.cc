@@ -10,6 +10,7 @@ namespace mm {
 
 void MediumHeap::trim(bool purge) {
   drain_remote();
+  release_spares();
   if (top_region_) return_if_free(top_region_);
   if (purge) purge_free_chunks(Purge::kAll);
 }

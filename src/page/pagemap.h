@@ -17,10 +17,16 @@
 // not, reads a valid byte. Where the reservation fails (RLIMIT_AS), lookups use
 // the radix tree alone.
 #pragma once
+#include "../common/assert.h"
 #include "../common/common.h"
 #include "span.h"
 
 namespace mm {
+
+// The flat map keeps each class byte doubled: free() indexes its 16-byte bins by
+// the byte with the addressing mode's scale of 8 (one lea, where a shift and an
+// add would be two). Every class byte is below 128.
+constexpr uint32_t kFlatClassScale = 2;
 
 constexpr int kPmLeafBits = 9;
 constexpr int kPmMidBits = 9;
@@ -102,6 +108,31 @@ class Pagemap {
   void set_class(uintptr_t page, size_t n, uint8_t cls) { set_range(page, n, nullptr, cls, false); }
   // Clears [page, page + n): those pages are no longer ours.
   void clear_range(uintptr_t page, size_t n) { set_range(page, n, nullptr, kClsNone); }
+  // Whether this pagemap keeps a flat class map (the process's, unless the
+  // reservation failed): grid pages need one.
+  bool has_class_map() const { return class_map_mask_ != 0; }
+  // Grid pages (medium_run.cc): only the flat map's bytes, under the heap's lock.
+  void set_grid(uintptr_t page, size_t n, uint8_t bin) {
+    MM_ASSERT(has_class_map() && is_grid_class(bin));
+    for (size_t k = 0; k < n; ++k)
+      __atomic_store_n(&class_map_[(page + k) & kClassMapMask],
+                       static_cast<uint8_t>(bin * kFlatClassScale), __ATOMIC_RELAXED);
+  }
+  // The medium bin whose grid page this is, or 0.
+  uint32_t grid_bin(uintptr_t page) const {
+    uint32_t c =
+        __atomic_load_n(&class_map_[page & class_map_mask_], __ATOMIC_RELAXED) / kFlatClassScale;
+    return is_grid_class(c) ? c : 0;
+  }
+  // Pages [page, page + n) that are grid pages become plain medium pages again.
+  void clear_grid(uintptr_t page, size_t n) {
+    if (!class_map_mask_) return;
+    for (size_t k = 0; k < n; ++k) {
+      uint8_t* b = &class_map_[(page + k) & kClassMapMask];
+      if (is_grid_class(__atomic_load_n(b, __ATOMIC_RELAXED) / kFlatClassScale))
+        __atomic_store_n(b, static_cast<uint8_t>(kClsMedium * kFlatClassScale), __ATOMIC_RELAXED);
+    }
+  }
   // Bytes of nodes created so far.
   size_t node_bytes() const { return node_bytes_; }
 
@@ -124,10 +155,6 @@ extern MM_HIDDEN Pagemap g_pagemap;
 extern MM_HIDDEN uint8_t* g_class_map;
 extern MM_HIDDEN uintptr_t g_class_map_mask;
 
-// The flat map keeps each class byte doubled: free() indexes its 16-byte bins by
-// the byte with the addressing mode's scale of 8 (one lea, where a shift and an
-// add would be two). Every class byte is below 128.
-constexpr uint32_t kFlatClassScale = 2;
 static_assert(kClsLarge * kFlatClassScale < 256, "doubled class bytes fit a byte");
 
 // Two loads and no branch. Without a map (mask 0, one zero byte) every page reads
@@ -135,8 +162,12 @@ static_assert(kClsLarge * kFlatClassScale < 256, "doubled class bytes fit a byte
 MM_INLINE uint8_t class_scaled_fast(uintptr_t page) {
   return __atomic_load_n(&g_class_map[page & g_class_map_mask], __ATOMIC_RELAXED);
 }
-MM_INLINE uint8_t class_of_fast(uintptr_t page) {
-  return static_cast<uint8_t>(class_scaled_fast(page) / kFlatClassScale);
+// The class byte from a flat map byte: a grid page's (medium_run.cc) reads as
+// kClsMedium, except for free()'s bin (as_medium false), which is the page's.
+MM_INLINE uint8_t class_of_scaled(unsigned scaled, bool as_medium = true) {
+  auto c = static_cast<uint8_t>(scaled / kFlatClassScale);
+  return as_medium && is_grid_class(c) ? kClsMedium : c;
 }
+MM_INLINE uint8_t class_of_fast(uintptr_t page) { return class_of_scaled(class_scaled_fast(page)); }
 
 }  // namespace mm

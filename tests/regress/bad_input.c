@@ -89,6 +89,20 @@ static void run_case(const char* name) {
   } else if (!strcmp(name, "never_returned")) {
     static char not_ours[64];
     free(not_ours + 16);
+  } else if (!strcmp(name, "grid_double_free_100_between")) {
+    /* 400-byte chunks of a fresh heap lie on grid pages, whose frees take the
+     * slab path (medium_run.cc): the token catches the second free there. */
+    void* keep[101];
+    for (int i = 0; i < 101; ++i) keep[i] = malloc(400);
+    free(keep[0]);
+    for (int i = 1; i < 101; ++i) free(keep[i]);
+    free(keep[0]);
+  } else if (!strcmp(name, "grid_interior_free")) {
+    char* p = malloc(400);
+    char* q = malloc(400);
+    memset(p, 0, 400);
+    free(q + 16); /* no chunk starts there: refused by the start check */
+    malloc_trim(0);
   } else if (!strcmp(name, "misaligned_medium")) {
     char* p = malloc(5000);
     free(p + 8);
@@ -331,13 +345,15 @@ int main(int argc, char** argv) {
                                 "misaligned_small_realloc",
                                 "medium_free_list_poisoned",
                                 "medium_realloc_after_free",
-                                "interior_medium_realloc"};
+                                "interior_medium_realloc",
+                                "grid_double_free_100_between",
+                                "grid_interior_free"};
   static const char* func[] = {
       "free()",   "free()",    "free()",    "free()",    "free()", "free()", "free()",
       "free()",   "free()",    "free()",    "realloc()", "free()", "free()", "free()",
       "free()",   "free()",    "free()",    "free()",    "free()", "free()", "free()",
       "free()",   "free()",    "realloc()", "malloc()",  "free()", "free()", "realloc()",
-      "malloc()", "realloc()", "realloc()"};
+      "malloc()", "realloc()", "realloc()", "free()",    "free()"};
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; ++i) {
     int err[2], out[2];
     if (pipe(err) || pipe(out)) fail("pipe");

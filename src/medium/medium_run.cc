@@ -9,6 +9,17 @@
 
 namespace mm {
 
+namespace {
+// A chunk's second word, where the thread cache keeps its token: spares carry it
+// (a free of one is a double free), chunks handed out do not.
+MM_INLINE uintptr_t& token_word(void* p) { return static_cast<uintptr_t*>(p)[1]; }
+// Grid bins (17..64) by chunk size, and the index of their spares (from 0).
+MM_INLINE uint32_t grid_bin_of(size_t csize) {
+  return static_cast<uint32_t>((csize - kChunkHeader) / 16);
+}
+constexpr uint32_t kFirstGridBin = kNumSmallClasses + 1;
+}  // namespace
+
 FreeChunk* MediumHeap::split_tail(Chunk* c, size_t keep, size_t total) {
   auto* rest = reinterpret_cast<Chunk*>(reinterpret_cast<char*>(c) + keep);
   rest->prev_size = keep;
@@ -46,7 +57,7 @@ int MediumHeap::carve_run(FreeChunk* f, size_t csize, int n, void** out) {
     used_bytes_ += keep;
     // A stale thread-cache token from an earlier life of this address must not make
     // the chunk look cached (and its first free a double free).
-    static_cast<uintptr_t*>(c->payload())[1] = 0;
+    token_word(c->payload()) = 0;
     out[got++] = c->payload();
     if (keep == have) return got;
     FreeChunk* rest = split_tail(c, keep, have);
@@ -59,17 +70,10 @@ int MediumHeap::carve_run(FreeChunk* f, size_t csize, int n, void** out) {
   }
 }
 
-namespace {
-// A chunk's second word, where the thread cache keeps its token: spares carry it
-// (a free of one is a double free), chunks handed out do not (carve_run).
-MM_INLINE uintptr_t& token_word(void* p) { return static_cast<uintptr_t*>(p)[1]; }
-}  // namespace
-
 int MediumHeap::alloc_grid(size_t csize, int n, void** out) {
-  const auto bin = static_cast<uint32_t>((csize - kChunkHeader) / 16);
-  MM_ASSERT(is_grid_class(bin) && n > 0);
+  MM_ASSERT(is_grid_class(grid_bin_of(csize)) && n > 0);
   if (MM_UNLIKELY(has_remote())) drain_remote();  // may bring spares
-  const uint32_t i = bin - kNumSmallClasses - 1;
+  const uint32_t i = grid_bin_of(csize) - kFirstGridBin;
   int got = 0;
   while (got < n && spares_[i]) {
     void* p = spare_[i][--spares_[i]];
@@ -94,8 +98,7 @@ int MediumHeap::alloc_grid(size_t csize, int n, void** out) {
 int MediumHeap::carve_grid(FreeChunk* f, size_t csize, int n, void** out) {
   // A run: chunks at grid positions (payloads at multiples of csize in their low 32
   // bits, as the start check reads them) over at least one whole page.
-  const auto bin = static_cast<uint32_t>((csize - kChunkHeader) / 16);
-  const uint32_t i = bin - kNumSmallClasses - 1;
+  const uint32_t bin = grid_bin_of(csize), i = bin - kFirstGridBin;
   int got = 0;
   Chunk* c = &f->hdr;
   const auto a = reinterpret_cast<uintptr_t>(c);
@@ -157,7 +160,7 @@ bool MediumHeap::to_spare(Chunk* c) {
   void* p = c->payload();
   uint32_t bin = ph_->pagemap()->grid_bin(page_of(p));
   if (!bin) return false;
-  const uint32_t i = bin - kNumSmallClasses - 1;
+  const uint32_t i = bin - kFirstGridBin;
   // An orphan (owners 0, freed into by other threads) keeps none: nobody refills
   // from it until a thread adopts it.
   if (c->size() == bin_size(bin) + kChunkHeader && spares_[i] * c->size() < kPageSize &&
@@ -173,7 +176,7 @@ bool MediumHeap::to_spare(Chunk* c) {
 size_t MediumHeap::spare_bytes() const {
   size_t total = 0;
   for (uint32_t i = 0; i < kGridBins; ++i)
-    total += spares_[i] * (bin_size(kNumSmallClasses + 1 + i) + kChunkHeader);
+    total += spares_[i] * (bin_size(kFirstGridBin + i) + kChunkHeader);
   return total;
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "fake_os.h"
+#include "live_blocks.h"
 #include "medium/medium_heap.h"
 
 using namespace mm;
@@ -192,19 +193,9 @@ TEST_CASE("grid: holes that fit are used first, then a run from a fit that holds
 TEST_CASE("grid: random runs, frees, resizes and trims keep every grid page whole") {
   GridFixture f;
   f.ph.set_purge_threshold(64);
-  struct Live {
-    unsigned char* p;
-    size_t n;
-  };
-  std::vector<Live> live;
+  std::vector<LiveBlock> live;
   int grid_pages = 0;  // seen at the checks
-  uint64_t s = 777;
-  auto rnd = [&] {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  };
+  XorShift rnd{777};
   for (int op = 0; op < 20000; ++op) {
     uint64_t r = rnd();
     if (live.size() < 600 && r % 3 != 0) {
@@ -220,22 +211,20 @@ TEST_CASE("grid: random runs, frees, resizes and trims keep every grid page whol
         k = 1;
       }
       for (int i = 0; i < k; ++i) {
-        auto* p = static_cast<unsigned char*>(run[i]);
-        REQUIRE(p);
-        memset(p, static_cast<int>(n & 0xff), n);
-        live.push_back({p, n});
+        REQUIRE(run[i]);
+        live.push_back({static_cast<unsigned char*>(run[i]), n});
+        live.back().fill();
       }
     } else if (!live.empty()) {
       size_t i = rnd() % live.size();
-      Live l = live[i];
-      for (size_t k = 0; k < l.n; k += 97)
-        REQUIRE(l.p[k] == static_cast<unsigned char>(l.n & 0xff));
+      LiveBlock l = live[i];
+      l.check();
       if (rnd() % 8 == 0) {
         size_t n = 300 + rnd() % 2000;
         LockGuard g(f.h.lock());
         if (f.h.resize_in_place(Chunk::of(l.p), chunk_size_for(n))) {
-          memset(l.p, static_cast<int>(n & 0xff), n);
           live[i].n = n;
+          live[i].fill();
           continue;
         }
       }
@@ -251,8 +240,8 @@ TEST_CASE("grid: random runs, frees, resizes and trims keep every grid page whol
   }
   f.check_grid_pages();
   CHECK(grid_pages > 20);
-  for (Live l : live) {
-    for (size_t k = 0; k < l.n; k += 97) REQUIRE(l.p[k] == static_cast<unsigned char>(l.n & 0xff));
+  for (LiveBlock l : live) {
+    l.check();
     f.free(l.p);
   }
   LockGuard g(f.h.lock());

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fake_os.h"
+#include "live_blocks.h"
 #include "medium/medium_heap.h"
 
 using namespace mm;
@@ -252,18 +253,8 @@ TEST_CASE("medium heap: random sizes, splits and purges keep every live chunk in
   Fixture f;
   f.ph.set_grow_step(1);
   f.ph.set_purge_threshold(64);
-  struct Live {
-    unsigned char* p;
-    size_t n;
-  };
-  std::vector<Live> live;
-  uint64_t s = 12345;
-  auto rnd = [&] {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return s;
-  };
+  std::vector<LiveBlock> live;
+  XorShift rnd{12345};
   for (int op = 0; op < 20000; ++op) {
     if (live.size() < 400 && rnd() % 3 != 0) {
       size_t n = 300 + rnd() % (rnd() % 8 == 0 ? 200000 : 5000);
@@ -277,16 +268,14 @@ TEST_CASE("medium heap: random sizes, splits and purges keep every live chunk in
       }
       REQUIRE(k > 0);
       for (int i = 0; i < k; ++i) {
-        auto* p = static_cast<unsigned char*>(run[i]);
-        REQUIRE(p);
-        memset(p, static_cast<int>(n & 0xff), n);
-        live.push_back({p, n});
+        REQUIRE(run[i]);
+        live.push_back({static_cast<unsigned char*>(run[i]), n});
+        live.back().fill();
       }
     } else if (!live.empty()) {
       size_t i = rnd() % live.size();
-      Live l = live[i];
-      for (size_t k = 0; k < l.n; k += 97)
-        REQUIRE(l.p[k] == static_cast<unsigned char>(l.n & 0xff));
+      LiveBlock l = live[i];
+      l.check();
       f.free(l.p);
       live[i] = live.back();
       live.pop_back();
@@ -296,8 +285,8 @@ TEST_CASE("medium heap: random sizes, splits and purges keep every live chunk in
       f.h.trim();
     }
   }
-  for (Live l : live) {
-    for (size_t k = 0; k < l.n; k += 97) REQUIRE(l.p[k] == static_cast<unsigned char>(l.n & 0xff));
+  for (LiveBlock l : live) {
+    l.check();
     f.free(l.p);
   }
   CHECK(f.h.stats().used_bytes == 0);
